@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// logFlags are the logging settings every command shares.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (c *logFlags) register(s *settings) {
+	s.String(&c.level, "log-level", "info",
+		"log level: debug, info, warn or error")
+	s.String(&c.format, "log-format", "text", "log format: text or json")
+}
+
+func (c *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.level)); err != nil {
+		return nil, fmt.Errorf("log-level: %q is not a level", c.level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format: %q is neither text nor json", c.format)
+}
+
+// dbFlags locate the databases.
+type dbFlags struct {
+	primary     string
+	replicas    string
+	dialTimeout time.Duration
+}
+
+func (c *dbFlags) register(s *settings) {
+	s.String(&c.primary, "primary-dsn", "root@tcp(127.0.0.1:3306)/eleanor",
+		"MySQL DSN of the primary (go-sql-driver/mysql syntax)")
+	s.String(&c.replicas, "replica-dsns", "",
+		"comma-separated MySQL DSNs of the replicas; none: reads go to "+
+			"the primary")
+	s.Duration(&c.dialTimeout, "db-dial-timeout", time.Second,
+		"bound on connecting to a database")
+}
+
+// replicaList splits the replica DSNs.
+func (c *dbFlags) replicaList() []string {
+	var out []string
+	for _, d := range strings.Split(c.replicas, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// openRedis returns a client for a redis:// URL whose every call fails
+// within timeout when the server is down or frozen, without retries: the
+// callers decide what to do about a failure, and retrying inside the
+// client would only multiply the wait.
+func openRedis(rawURL string, timeout time.Duration) (*redis.Client, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// The parser's message may quote the URL, password included.
+		return nil, fmt.Errorf("invalid redis URL %s", redactURL(rawURL))
+	}
+	opt.DialTimeout = timeout
+	opt.ReadTimeout = timeout
+	opt.WriteTimeout = timeout
+	opt.PoolTimeout = timeout
+	opt.MaxRetries = -1
+	return redis.NewClient(opt), nil
+}
+
+// redactURL hides the password of a URL, for logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

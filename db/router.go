@@ -1,0 +1,477 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eleanor-lab/eleanor"
+)
+
+// The read/write router.
+//
+// Writes go to the primary. While the primary is known to be down, a write
+// fails at once with a 503 and a Retry-After instead of waiting for a
+// connection timeout: the monitor, not client traffic, finds out when the
+// primary is back, so writes resume within one check interval of its
+// return.
+//
+// Reads go to a replica that is up and not lagging, spread round-robin
+// over several. A read that fails on a replica for a connection-level
+// reason is retried on the next server within the same request, and that
+// replica is avoided until the monitor sees it answer again: nobody has to
+// call /api/health for reads to survive a replica outage. Reads go to the
+// primary instead when the shared force-primary flag is set or when every
+// replica is down or lags more than MaxLag; when the primary is down too,
+// a lagging replica is still better than an error.
+
+// RouterConfig tunes the router. The zero value of each field selects the
+// default given in its comment.
+type RouterConfig struct {
+	// QueryTimeout bounds each attempt of a query on one server.
+	// Default 2s.
+	QueryTimeout time.Duration
+
+	// MaxLag is the replication lag beyond which a replica is avoided
+	// while the primary is up. Default 5s.
+	MaxLag time.Duration
+
+	// CheckInterval is how often the monitor pings every server and
+	// measures replica lag. Default 1s.
+	CheckInterval time.Duration
+
+	// RetryAfter is what writes tell clients to wait while the primary
+	// is down. Default 2s.
+	RetryAfter time.Duration
+}
+
+func (c *RouterConfig) setDefaults() {
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 2 * time.Second
+	}
+	if c.MaxLag <= 0 {
+		c.MaxLag = 5 * time.Second
+	}
+	if c.CheckInterval <= 0 {
+		c.CheckInterval = time.Second
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 2 * time.Second
+	}
+}
+
+// Flag tells whether reads must go to the primary: the force-primary flag
+// that the deep health check sets when it finds the replica failing. It
+// must answer from memory: it is asked on every read.
+type Flag interface {
+	ForcePrimary() bool
+}
+
+// Node is one database server and what the router believes of it.
+type Node struct {
+	name string
+	db   *sql.DB
+
+	up       atomic.Bool
+	mu       sync.Mutex
+	lag      time.Duration // replicas only; valid when lagKnown
+	lagKnown bool
+}
+
+// NewNode returns a node named name (such as "primary" or "replica-1")
+// for the pool db. A node is believed up until a query or a check fails.
+func NewNode(name string, db *sql.DB) *Node {
+	n := &Node{name: name, db: db}
+	n.up.Store(true)
+	return n
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.name }
+
+// DB returns the node's connection pool.
+func (n *Node) DB() *sql.DB { return n.db }
+
+// Up reports whether the router currently sends queries to the node.
+func (n *Node) Up() bool { return n.up.Load() }
+
+func (n *Node) lagState() (time.Duration, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lag, n.lagKnown
+}
+
+// Router sends each query to the right server. Create it with NewRouter
+// and start its monitor with Run.
+type Router struct {
+	primary  *Node
+	replicas []*Node
+	flag     Flag
+	cfg      RouterConfig
+	log      *slog.Logger
+	next     atomic.Uint64 // round-robin position among replicas
+
+	lastLag sync.Map // replica name -> bool: was it lagging at last check
+}
+
+// NewRouter returns a router over one primary and zero or more replicas.
+// With no replica, reads go to the primary. flag may be nil.
+func NewRouter(primary *Node, replicas []*Node, flag Flag,
+	cfg RouterConfig, log *slog.Logger) *Router {
+	cfg.setDefaults()
+	return &Router{
+		primary:  primary,
+		replicas: replicas,
+		flag:     flag,
+		cfg:      cfg,
+		log:      log.With("component", "router"),
+	}
+}
+
+// Primary returns the primary node.
+func (r *Router) Primary() *Node { return r.primary }
+
+// Replicas returns the replica nodes.
+func (r *Router) Replicas() []*Node { return r.replicas }
+
+// Write runs fn on the primary, bounded by the query timeout. It fails at
+// once with EUNAVAILABLE while the primary is known to be down.
+func (r *Router) Write(ctx context.Context,
+	fn func(ctx context.Context, db *sql.DB) error) error {
+	if !r.primary.Up() {
+		r.log.Warn("write refused: primary down", "db", r.primary.name,
+			"reason", "primary down")
+		return r.readOnly(nil)
+	}
+
+	r.log.Info("write to primary", "db", r.primary.name)
+	err := r.attempt(ctx, r.primary, fn)
+	if isConnError(err) && ctx.Err() == nil {
+		r.markDown(r.primary, err)
+		return r.readOnly(err)
+	}
+	return err
+}
+
+func (r *Router) readOnly(cause error) error {
+	return eleanor.Unavailable(
+		"the primary database is unavailable: the service is read-only "+
+			"for now, retry later", r.cfg.RetryAfter, cause)
+}
+
+// isNotFound is how Read recognises a row missing on a replica: fn
+// signals it by returning an error with code ENOTFOUND.
+func isNotFound(err error) bool {
+	return eleanor.ErrorCode(err) == eleanor.ENOTFOUND
+}
+
+// Read runs fn on the server the routing rules choose. A connection-level
+// failure moves on to the next server of the plan; so does a row not found
+// on a replica, because it may not have been replicated yet: a product just
+// created can be read back at once, through any API instance.
+func (r *Router) Read(ctx context.Context,
+	fn func(ctx context.Context, db *sql.DB) error) error {
+	plan := r.plan()
+	var err error
+	for i, step := range plan {
+		if i > 0 {
+			r.log.Warn("read retried", "db", step.node.name,
+				"reason", step.reason, "previous", plan[i-1].node.name)
+		} else {
+			r.log.Info("read from "+step.role(), "db", step.node.name,
+				"reason", step.reason)
+		}
+
+		err = r.attempt(ctx, step.node, fn)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return err
+		case isConnError(err):
+			r.markDown(step.node, err)
+			continue
+		case isNotFound(err) && step.node != r.primary:
+			continue
+		}
+		return err
+	}
+	if isConnError(err) {
+		return eleanor.Unavailable("no database can serve the read",
+			r.cfg.RetryAfter, err)
+	}
+	return err
+}
+
+func (r *Router) attempt(ctx context.Context, n *Node,
+	fn func(ctx context.Context, db *sql.DB) error) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.QueryTimeout)
+	defer cancel()
+	return fn(ctx, n.db)
+}
+
+func (r *Router) markDown(n *Node, err error) {
+	if n.up.Swap(false) {
+		r.log.Warn("database down: avoiding it until it answers again",
+			"db", n.name, "err", err)
+	}
+}
+
+func (r *Router) markUp(n *Node) {
+	if !n.up.Swap(true) {
+		r.log.Info("database answers again: routing to it", "db", n.name)
+	}
+}
+
+// step is one server to try in a read plan, and why.
+type step struct {
+	node   *Node
+	reason string
+}
+
+func (s step) role() string {
+	if s.reason == reasonReplica {
+		return "replica"
+	}
+	return "primary"
+}
+
+func (r *Router) plan() []step {
+	states := make([]nodeState, len(r.replicas))
+	for i, n := range r.replicas {
+		lag, known := n.lagState()
+		states[i] = nodeState{up: n.Up(), lag: lag, lagKnown: known}
+	}
+	force := r.flag != nil && r.flag.ForcePrimary()
+	start := int(r.next.Add(1))
+
+	idx := planRead(r.primary.Up(), force, states, r.cfg.MaxLag, start)
+	plan := make([]step, len(idx))
+	for i, t := range idx {
+		n := r.primary
+		if t.replica >= 0 {
+			n = r.replicas[t.replica]
+		}
+		plan[i] = step{node: n, reason: t.reason}
+	}
+	return plan
+}
+
+// Reasons for a routing decision, as they appear in the logs.
+const (
+	reasonReplica       = "replica healthy"
+	reasonNoReplica     = "no replica configured"
+	reasonFlag          = "force-primary flag set"
+	reasonReplicaDown   = "replica down"
+	reasonReplicaLag    = "replica lagging"
+	reasonFallback      = "fallback"
+	reasonPrimaryDown   = "primary down, replica may be stale"
+	reasonLastResort    = "nothing believed up, trying anyway"
+	reasonNotGoodEnough = "replica lag unknown"
+)
+
+// nodeState is what planRead needs to know of a replica.
+type nodeState struct {
+	up       bool
+	lag      time.Duration
+	lagKnown bool
+}
+
+// target is one entry of a read plan: a replica's index, or -1 for the
+// primary.
+type target struct {
+	replica int
+	reason  string
+}
+
+// planRead orders the servers a read should try. It is pure, so that the
+// routing rules can be tested without databases. start rotates the order
+// of fresh replicas to spread the load.
+func planRead(primaryUp, forcePrimary bool, replicas []nodeState,
+	maxLag time.Duration, start int) []target {
+	var fresh, stale []int
+	for i, s := range replicas {
+		switch {
+		case !s.up:
+		case s.lagKnown && s.lag <= maxLag:
+			fresh = append(fresh, i)
+		default:
+			stale = append(stale, i)
+		}
+	}
+	if len(fresh) > 1 {
+		k := start % len(fresh)
+		fresh = append(fresh[k:len(fresh):len(fresh)], fresh[:k]...)
+	}
+	add := func(plan []target, idx []int, reason string) []target {
+		for _, i := range idx {
+			plan = append(plan, target{i, reason})
+		}
+		return plan
+	}
+
+	var plan []target
+	switch {
+	case len(replicas) == 0:
+		return []target{{-1, reasonNoReplica}}
+	case forcePrimary && primaryUp:
+		plan = append(plan, target{-1, reasonFlag})
+		plan = add(plan, fresh, reasonFallback)
+		plan = add(plan, stale, reasonFallback)
+	case len(fresh) > 0:
+		plan = add(plan, fresh, reasonReplica)
+		if primaryUp {
+			plan = append(plan, target{-1, reasonFallback})
+		}
+		plan = add(plan, stale, reasonFallback)
+	case primaryUp:
+		// A stale replica stays in the plan as a last fallback: the
+		// primary may have died since the monitor last looked.
+		reason := reasonReplicaDown
+		if len(stale) > 0 {
+			reason = reasonReplicaLag
+		}
+		plan = append(plan, target{-1, reason})
+		plan = add(plan, stale, reasonFallback)
+	default:
+		plan = add(plan, stale, reasonPrimaryDown)
+	}
+	if len(plan) == 0 {
+		// Beliefs lag reality by up to one check interval: rather than
+		// fail without trying, try every server once.
+		plan = append(plan, target{-1, reasonLastResort})
+		for i := range replicas {
+			plan = append(plan, target{i, reasonLastResort})
+		}
+	}
+	return plan
+}
+
+// Run monitors the servers until ctx ends: every CheckInterval it pings
+// each one and measures each replica's lag, and marks servers up or down.
+func (r *Router) Run(ctx context.Context) {
+	tick := time.NewTicker(r.cfg.CheckInterval)
+	defer tick.Stop()
+	for {
+		r.checkAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Router) checkAll(ctx context.Context) {
+	timeout := min(r.cfg.CheckInterval, r.cfg.QueryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { r.checkPrimary(ctx) })
+	for _, n := range r.replicas {
+		wg.Go(func() { r.checkReplica(ctx, n) })
+	}
+	wg.Wait()
+}
+
+func (r *Router) checkPrimary(ctx context.Context) {
+	if err := r.primary.db.PingContext(ctx); err != nil {
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			r.markDown(r.primary, err)
+		}
+		return
+	}
+	r.markUp(r.primary)
+}
+
+func (r *Router) checkReplica(ctx context.Context, n *Node) {
+	lag, known, err := replicaLag(ctx, n.db)
+	if isConnError(err) {
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			r.markDown(n, err)
+		}
+		return
+	}
+	r.markUp(n)
+	if err != nil {
+		// The server answers but will not say how far behind it is,
+		// for example for want of a privilege: treat its lag as
+		// unknown, which keeps reads on the primary while it is up.
+		lag, known = 0, false
+	}
+
+	n.mu.Lock()
+	n.lag, n.lagKnown = lag, known
+	n.mu.Unlock()
+
+	lagging := !known || lag > r.cfg.MaxLag
+	if was, _ := r.lastLag.Swap(n.name, lagging); was != lagging {
+		if lagging {
+			r.log.Warn("replica lagging: reads go to the primary",
+				"db", n.name, "lag", describeLag(lag, known),
+				"max_lag", r.cfg.MaxLag)
+		} else if was != nil {
+			r.log.Info("replica caught up", "db", n.name, "lag", lag)
+		}
+	}
+}
+
+func describeLag(lag time.Duration, known bool) string {
+	if !known {
+		return "unknown (replication not running)"
+	}
+	return lag.String()
+}
+
+// replicaLag returns how far the server behind db lags its primary. known
+// is false when replication is not running, which MySQL reports as a NULL
+// lag. The statement and column names differ between MariaDB, MySQL 8.0
+// and later versions, so it tries both spellings.
+func replicaLag(ctx context.Context, db *sql.DB) (lag time.Duration,
+	known bool, err error) {
+	rows, err := db.QueryContext(ctx, "SHOW REPLICA STATUS")
+	if err != nil {
+		rows, err = db.QueryContext(ctx, "SHOW SLAVE STATUS")
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("replica status: %w", err)
+	}
+	defer rows.Close()
+
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, false, fmt.Errorf("replica status columns: %w", err)
+	}
+	if !rows.Next() {
+		return 0, false, rows.Err()
+	}
+	vals := make([]sql.NullString, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return 0, false, fmt.Errorf("scan replica status: %w", err)
+	}
+	for i, c := range cols {
+		if c != "Seconds_Behind_Master" && c != "Seconds_Behind_Source" {
+			continue
+		}
+		if !vals[i].Valid {
+			return 0, false, nil
+		}
+		var secs int64
+		if _, err := fmt.Sscan(vals[i].String, &secs); err != nil {
+			return 0, false, fmt.Errorf("parse lag %q: %w",
+				vals[i].String, err)
+		}
+		return time.Duration(secs) * time.Second, true, nil
+	}
+	return 0, false, nil
+}
