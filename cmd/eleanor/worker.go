@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/eleanor-lab/eleanor/backoff"
+	"github.com/eleanor-lab/eleanor/queue"
+)
+
+func runWorker(ctx context.Context, args []string,
+	stdout, stderr io.Writer) error {
+	var (
+		logs         logFlags
+		queueRedis   string
+		redisTimeout time.Duration
+		cfg          queue.WorkerConfig
+		retryDelay   time.Duration
+		expo         backoff.Exponential
+	)
+	s := newSettings("worker", "Run tasks from the queue. SIGINT or "+
+		"SIGTERM lets running tasks finish, or puts them back in the "+
+		"queue, before it exits.")
+	logs.register(s)
+	s.String(&queueRedis, "queue-redis", "redis://127.0.0.1:6379/0",
+		"URL of the queue Redis")
+	s.Duration(&redisTimeout, "redis-timeout", 2*time.Second,
+		"bound on each Redis call")
+	s.Int(&cfg.Concurrency, "worker-concurrency", queue.DefaultConcurrency,
+		"tasks run at once")
+	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout",
+		queue.DefaultShutdownTimeout,
+		"time running tasks get to finish at shutdown before they go "+
+			"back to the queue")
+	s.Duration(&retryDelay, "retry-delay", time.Second,
+		"delay between the retries of /api/taskretry (the dangerous "+
+			"fixed policy)")
+	s.Duration(&expo.Base, "backoff-base", time.Second,
+		"first delay bound of /api/taskexpo's exponential backoff")
+	s.Duration(&expo.Cap, "backoff-cap", 60*time.Second,
+		"largest delay bound of /api/taskexpo's exponential backoff")
+	s.Duration(&cfg.WorkDuration, "task-work", 0,
+		"how long the normal task pretends to work (to kill a worker "+
+			"mid-task in a demo)")
+	s.Duration(&cfg.PollInterval, "poll-interval", queue.DefaultPollInterval,
+		"how often the worker looks for due retries and new tasks")
+	if err := s.parse(args); err != nil {
+		return err
+	}
+	log, err := logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	rdb, err := openRedis(queueRedis, redisTimeout)
+	if err != nil {
+		return fmt.Errorf("queue-redis: %w", err)
+	}
+	defer rdb.Close()
+	cfg.RetryPolicy = backoff.Fixed(retryDelay)
+	cfg.ExpoPolicy = expo
+	log.Info("starting", "component", "worker",
+		"queue", redactURL(queueRedis), "retry_delay", retryDelay,
+		"backoff_base", expo.Base, "backoff_cap", expo.Cap)
+
+	return queue.NewWorker(rdb, cfg, log).Run(ctx)
+}

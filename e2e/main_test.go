@@ -1,0 +1,249 @@
+// Package e2e_test starts the built eleanor binary as processes, against
+// a private topology of real servers, and checks what a user of the
+// walkthrough sees: the seed's requests, then each "let's break things"
+// step of the spec.
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eleanor-lab/eleanor/lab"
+	"github.com/eleanor-lab/eleanor/lab/labtest"
+)
+
+// binary is the eleanor binary under test, built by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "eleanor-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+
+	binary = filepath.Join(dir, "eleanor")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/eleanor")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build eleanor:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// service is a topology with eleanor serve and eleanor worker on it.
+type service struct {
+	top    *lab.Topology
+	api    *lab.Process
+	worker *lab.Process
+	url    string
+	logs   *logBuffer // the output of serve and worker
+}
+
+// options change how the service starts.
+type options struct {
+	env       []string // extra settings for serve and worker
+	workerEnv []string // extra settings for the worker
+}
+
+func start(t *testing.T, o options) *service {
+	t.Helper()
+	top := labtest.Start(t, lab.Options{})
+	s := &service{top: top, logs: &logBuffer{}}
+
+	env := append([]string{
+		"ELEANOR_PRIMARY_DSN=" + top.Primary.DSN(lab.Database),
+		"ELEANOR_REPLICA_DSNS=" + top.Replicas[0].DSN(lab.Database),
+		"ELEANOR_CACHE_REDIS=" + top.Cache.URL(),
+		"ELEANOR_QUEUE_REDIS=" + top.Queue.URL(),
+		"ELEANOR_LOG_LEVEL=debug",
+	}, o.env...)
+
+	migrate := exec.Command(binary, "migrate")
+	migrate.Env = append(os.Environ(), env...)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("eleanor migrate: %v\n%s", err, out)
+	}
+
+	port := labtest.FreePort(t)
+	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.api = lab.NewProcess(lab.Spec{
+		Name: "api",
+		Argv: []string{binary, "serve"},
+		Env: append(env, fmt.Sprintf("ELEANOR_HTTP_ADDR=127.0.0.1:%d",
+			port)),
+		Out:   lab.PrefixWriter(io.MultiWriter(s.logs, testOut(t)), "api"),
+		Ready: httpReady(s.url + "/api/echo"),
+		Port:  port,
+	})
+	s.worker = lab.NewProcess(lab.Spec{
+		Name: "worker",
+		Argv: []string{binary, "worker"},
+		Env:  append(env, o.workerEnv...),
+		Out: lab.PrefixWriter(io.MultiWriter(s.logs, testOut(t)),
+			"worker"),
+	})
+	for _, p := range []*lab.Process{s.api, s.worker} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := p.Start(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("start %s: %v", p.Name(), err)
+		}
+		t.Cleanup(func() { stopProcess(t, p) })
+	}
+	return s
+}
+
+func stopProcess(t *testing.T, p *lab.Process) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Stop(ctx); err != nil {
+		t.Errorf("stop %s: %v", p.Name(), err)
+	}
+}
+
+func httpReady(url string) lab.ReadyFunc {
+	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// testOut writes to the test log until the test ends.
+func testOut(t *testing.T) io.Writer {
+	w := &gatedWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return w
+}
+
+type gatedWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// logBuffer keeps the processes' output for assertions on the logs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// lines returns the lines that contain every one of parts.
+func (b *logBuffer) lines(parts ...string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for line := range strings.Lines(b.buf.String()) {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+// response is an HTTP answer with its body decoded.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+	took   time.Duration
+}
+
+// do sends a request with an optional JSON body and decodes the answer.
+func (s *service) do(t *testing.T, method, path, body string) response {
+	t.Helper()
+	return s.doType(t, method, path, body, "application/json")
+}
+
+func (s *service) doType(t *testing.T, method, path, body,
+	contentType string) response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path,
+		strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header,
+		raw: string(raw), took: time.Since(start)}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		t.Fatalf("%s %s: body is not a JSON object: %q", method, path, raw)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, path, ct)
+	}
+	return r
+}
+
+// waitFor polls cond until it holds or the bound passes.
+func waitFor(t *testing.T, what string, within time.Duration,
+	cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,288 @@
+// Package ratelimit limits how often clients may call the API. The counters
+// live in the cache Redis, so that every API instance behind the load
+// balancer enforces one shared limit rather than one each.
+//
+// The algorithm is GCRA, as implemented by go-redis/redis_rate: a single
+// Lua script per request, no background work, and a smooth refill instead
+// of a window that resets all at once.
+//
+// The limiter fails open. Rate limiting protects the service; it is not
+// worth refusing every request because its own store is down, nor slowing
+// every request because that store hangs. So a Redis error or timeout
+// allows the request, marks the decision as degraded and logs a warning,
+// at most once per LogEvery so that an outage does not flood the logs.
+package ratelimit
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// KeyPrefix starts the name of every Redis key the limiter writes.
+const KeyPrefix = "eleanor:rl:"
+
+const (
+	// DefaultTimeout bounds each call to Redis when Options set none.
+	DefaultTimeout = 100 * time.Millisecond
+
+	// LogEvery is the least time between two warnings that the limiter
+	// fails open; the warnings held back in between are counted.
+	LogEvery = 10 * time.Second
+)
+
+// Limit is how many requests a client may make: Rate per Period on
+// average, and at most Burst at once.
+type Limit struct {
+	Rate   int
+	Period time.Duration
+
+	// Burst is the most requests allowed at once, after a quiet spell.
+	// Zero means Rate.
+	Burst int
+}
+
+// Options configure a Limiter. The zero value is usable.
+type Options struct {
+	// Timeout bounds each call to Redis. Zero means DefaultTimeout: a
+	// limiter must never slow down the request it guards.
+	Timeout time.Duration
+
+	// Logger receives a warning when the limiter fails open and a note
+	// when Redis answers again. Nil discards them.
+	Logger *slog.Logger
+
+	// Now returns the current time; it decides when the next warning may
+	// be logged. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Decision is the outcome of one request to the limiter.
+type Decision struct {
+	// Allowed reports whether the request may proceed.
+	Allowed bool
+
+	// Limit is the limit's burst: the most requests allowed at once.
+	// Remaining is how many more are allowed right now.
+	Limit, Remaining int
+
+	// RetryAfter is how long to wait before the next request can be
+	// allowed; zero when this one was. ResetAfter is how long until
+	// the client's full burst is available again.
+	RetryAfter, ResetAfter time.Duration
+
+	// Degraded is true when Redis could not be asked and the request was
+	// allowed anyway. The other counts are then meaningless.
+	Degraded bool
+}
+
+// Limiter decides whether requests are allowed, with counters shared by
+// every instance that uses the same Redis. It is safe for concurrent use.
+type Limiter struct {
+	gcra    *redis_rate.Limiter
+	timeout time.Duration
+	log     *slog.Logger
+	warn    *throttle
+}
+
+// New returns a Limiter that keeps its counters in rdb.
+func New(rdb redis.UniversalClient, o Options) *Limiter {
+	l := &Limiter{
+		gcra:    redis_rate.NewLimiter(prefixed{rdb}),
+		timeout: o.Timeout,
+		log:     o.Logger,
+		warn:    newThrottle(o.Now, LogEvery),
+	}
+	if l.timeout <= 0 {
+		l.timeout = DefaultTimeout
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.log = l.log.With("component", "ratelimit")
+	return l
+}
+
+// Allow counts one request against key under lim and reports whether it
+// may proceed. The counter is stored in Redis as KeyPrefix+key. A limit
+// with no positive Rate or Period is no limit: every request is allowed.
+// Allow never fails: when Redis does not answer within the timeout, the
+// request is allowed and the decision is Degraded.
+func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) Decision {
+	if lim.Rate <= 0 || lim.Period <= 0 {
+		return Decision{Allowed: true}
+	}
+	gl := redis_rate.Limit{Rate: lim.Rate, Period: lim.Period,
+		Burst: lim.Burst}
+	if gl.Burst <= 0 {
+		gl.Burst = gl.Rate
+	}
+
+	res, err := l.ask(ctx, key, gl)
+	if err != nil {
+		return l.failOpen(ctx, key, err)
+	}
+	if l.warn.recovered() {
+		l.log.Info("rate limiter recovered: redis answers again")
+	}
+
+	return Decision{
+		Allowed:    res.Allowed > 0,
+		Limit:      gl.Burst,
+		Remaining:  res.Remaining,
+		RetryAfter: max(res.RetryAfter, 0),
+		ResetAfter: max(res.ResetAfter, 0),
+	}
+}
+
+// result carries the answer of one Redis call out of its goroutine.
+type result struct {
+	res *redis_rate.Result
+	err error
+}
+
+// ask runs the GCRA script, waiting at most the limiter's timeout. The call
+// runs in its own goroutine because a Redis client that does not apply
+// context deadlines to socket reads (go-redis without
+// ContextTimeoutEnabled) would otherwise hold the request for its own,
+// much longer, read timeout when Redis hangs.
+func (l *Limiter) ask(
+	ctx context.Context,
+	key string,
+	lim redis_rate.Limit,
+) (*redis_rate.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+
+	// Buffered, so that a late answer can be delivered with no reader.
+	done := make(chan result, 1)
+	go func() {
+		res, err := l.gcra.Allow(ctx, key, lim)
+		done <- result{res, err}
+	}()
+
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// failOpen allows a request that Redis could not rule on, and warns unless
+// a warning went out recently.
+func (l *Limiter) failOpen(
+	ctx context.Context,
+	key string,
+	err error,
+) Decision {
+	// A caller that went away, or ran out of its own time, is no sign
+	// of trouble with Redis: nothing to warn about.
+	if ctx.Err() != nil {
+		return Decision{Allowed: true, Degraded: true}
+	}
+
+	if ok, skipped := l.warn.allow(); ok {
+		l.log.Warn("rate limiter failing open: redis unavailable",
+			"key", KeyPrefix+key, "err", err, "suppressed", skipped)
+	}
+	return Decision{Allowed: true, Degraded: true}
+}
+
+// throttle lets a repeated message through at most once per interval and
+// counts the ones it held back. It also remembers whether the failures
+// have stopped, so that the recovery can be logged exactly once.
+type throttle struct {
+	now   func() time.Time
+	every time.Duration
+
+	// failing is read on every successful request, so it is an atomic
+	// rather than a field under mu.
+	failing atomic.Bool
+
+	mu      sync.Mutex
+	last    time.Time
+	skipped int
+}
+
+func newThrottle(now func() time.Time, every time.Duration) *throttle {
+	if now == nil {
+		now = time.Now
+	}
+	return &throttle{now: now, every: every}
+}
+
+// allow records a failure and reports whether to log it, with how many
+// failures went unlogged since the last message.
+func (t *throttle) allow() (ok bool, skipped int) {
+	t.failing.Store(true)
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+
+	now := t.now()
+	if !t.last.IsZero() && now.Sub(t.last) < t.every {
+		t.skipped++
+		return false, 0
+	}
+	skipped, t.skipped = t.skipped, 0
+	t.last = now
+	return true, skipped
+}
+
+// recovered records a success and reports whether it ends a run of
+// failures.
+func (t *throttle) recovered() bool {
+	return t.failing.Load() && t.failing.CompareAndSwap(true, false)
+}
+
+// prefixed renames the keys redis_rate writes, which it prefixes with
+// "rate:", so that all of eleanor's limiter keys share KeyPrefix and can
+// be found, and cleared, together on the shared cache Redis.
+type prefixed struct{ redis.UniversalClient }
+
+func (p prefixed) Eval(
+	ctx context.Context, script string, keys []string, args ...any,
+) *redis.Cmd {
+	return p.UniversalClient.Eval(ctx, script, rename(keys), args...)
+}
+
+func (p prefixed) EvalSha(
+	ctx context.Context, sha1 string, keys []string, args ...any,
+) *redis.Cmd {
+	return p.UniversalClient.EvalSha(ctx, sha1, rename(keys), args...)
+}
+
+func (p prefixed) EvalRO(
+	ctx context.Context, script string, keys []string, args ...any,
+) *redis.Cmd {
+	return p.UniversalClient.EvalRO(ctx, script, rename(keys), args...)
+}
+
+func (p prefixed) EvalShaRO(
+	ctx context.Context, sha1 string, keys []string, args ...any,
+) *redis.Cmd {
+	return p.UniversalClient.EvalShaRO(ctx, sha1, rename(keys), args...)
+}
+
+func (p prefixed) Del(ctx context.Context, keys ...string) *redis.IntCmd {
+	return p.UniversalClient.Del(ctx, rename(keys)...)
+}
+
+// rename swaps redis_rate's key prefix for KeyPrefix.
+func rename(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		if rest, ok := strings.CutPrefix(k, "rate:"); ok {
+			k = KeyPrefix + rest
+		}
+		out[i] = k
+	}
+	return out
+}

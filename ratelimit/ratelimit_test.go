@@ -1,0 +1,246 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/eleanor-lab/eleanor/ratelimit"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestClientIP(t *testing.T) {
+	tests := []struct {
+		name       string
+		remote     string
+		forwarded  []string
+		trustProxy bool
+		want       string
+	}{
+		{name: "remote ipv4", remote: "192.0.2.7:51234",
+			want: "192.0.2.7"},
+		{name: "remote ipv6", remote: "[2001:db8::1]:443",
+			want: "2001:db8::1"},
+		{name: "mapped ipv4", remote: "[::ffff:192.0.2.7]:80",
+			want: "192.0.2.7"},
+		{name: "remote without port", remote: "192.0.2.7",
+			want: "192.0.2.7"},
+		{name: "header ignored without trust", remote: "10.0.0.2:80",
+			forwarded: []string{"203.0.113.9"}, want: "10.0.0.2"},
+		{name: "first forwarded address", remote: "10.0.0.2:80",
+			forwarded:  []string{" 203.0.113.9 , 10.0.0.1"},
+			trustProxy: true, want: "203.0.113.9"},
+		{name: "first header line", remote: "10.0.0.2:80",
+			forwarded:  []string{"203.0.113.9", "198.51.100.4"},
+			trustProxy: true, want: "203.0.113.9"},
+		{name: "garbage header falls back", remote: "10.0.0.2:80",
+			forwarded:  []string{"unknown, 203.0.113.9"},
+			trustProxy: true, want: "10.0.0.2"},
+		{name: "no header falls back", remote: "10.0.0.2:80",
+			trustProxy: true, want: "10.0.0.2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/api/product/x", nil)
+			r.RemoteAddr = tt.remote
+			for _, v := range tt.forwarded {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+
+			got := ratelimit.ClientIP(r, tt.trustProxy)
+
+			if got != tt.want {
+				t.Errorf("ClientIP = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFailOpenWarnsAtMostOncePerInterval(t *testing.T) {
+	clk := newClock()
+	logs := &recorder{}
+	fake := &fakeRedis{}
+	fake.down.Store(true)
+	l := ratelimit.New(fake, ratelimit.Options{
+		Logger: slog.New(logs),
+		Now:    clk.Now,
+	})
+	lim := ratelimit.Limit{Rate: 10, Period: time.Second}
+
+	allowN(t, l, 5, lim) // one warning, four held back
+	clk.Add(ratelimit.LogEvery - time.Millisecond)
+	allowN(t, l, 1, lim) // held back
+	clk.Add(time.Millisecond)
+	allowN(t, l, 2, lim) // a warning counting five held back, one more
+	fake.down.Store(false)
+	allowN(t, l, 3, lim) // one note of recovery
+
+	want := []string{
+		"WARN rate limiter failing open: redis unavailable suppressed=0",
+		"WARN rate limiter failing open: redis unavailable suppressed=5",
+		"INFO rate limiter recovered: redis answers again",
+	}
+	if diff := cmp.Diff(want, logs.lines()); diff != "" {
+		t.Errorf("logs (-want +got):\n%s", diff)
+	}
+}
+
+func TestNoLimitNeverAsksRedis(t *testing.T) {
+	fake := &fakeRedis{}
+	fake.down.Store(true)
+	l := ratelimit.New(fake, ratelimit.Options{})
+
+	got := l.Allow(t.Context(), "k", ratelimit.Limit{Period: time.Second})
+
+	if diff := cmp.Diff(ratelimit.Decision{Allowed: true}, got); diff != "" {
+		t.Errorf("Allow (-want +got):\n%s", diff)
+	}
+	if n := fake.calls.Load(); n != 0 {
+		t.Errorf("redis calls = %d, want 0", n)
+	}
+}
+
+func TestMiddlewareSkipsUnlimitedRoutes(t *testing.T) {
+	fake := &fakeRedis{}
+	l := ratelimit.New(fake, ratelimit.Options{})
+	classify := func(*http.Request) (string, ratelimit.Limit, bool) {
+		return "", ratelimit.Limit{}, false
+	}
+	h := l.Middleware(classify, refuse, false)(ok200())
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/echo", nil))
+
+	if w.Code != http.StatusOK || w.Header().Get("X-RateLimit-Limit") != "" {
+		t.Errorf("got %d with headers %v, want 200 and no limit headers",
+			w.Code, w.Header())
+	}
+	if n := fake.calls.Load(); n != 0 {
+		t.Errorf("redis calls = %d, want 0", n)
+	}
+}
+
+// allowN calls Allow n times and fails the test unless each request was
+// allowed.
+func allowN(t *testing.T, l *ratelimit.Limiter, n int, lim ratelimit.Limit) {
+	t.Helper()
+
+	for range n {
+		if d := l.Allow(t.Context(), "client", lim); !d.Allowed {
+			t.Fatalf("Allow = %+v, want allowed", d)
+		}
+	}
+}
+
+// ok200 is a handler that answers 200 with no body.
+func ok200() http.Handler {
+	return http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+}
+
+// refuse answers 429, as the HTTP layer's deny function would.
+func refuse(w http.ResponseWriter, _ *http.Request, _ time.Duration) {
+	w.WriteHeader(http.StatusTooManyRequests)
+}
+
+// fakeRedis answers the limiter's script calls without a server: with an
+// error while down, else with "allowed, 9 remaining". Any other method
+// panics through the nil embedded client, which would mean the limiter
+// started to use Redis differently.
+type fakeRedis struct {
+	redis.UniversalClient
+	down  atomic.Bool
+	calls atomic.Int32
+}
+
+func (f *fakeRedis) EvalSha(
+	ctx context.Context, _ string, _ []string, _ ...any,
+) *redis.Cmd {
+	return f.answer(ctx)
+}
+
+func (f *fakeRedis) Eval(
+	ctx context.Context, _ string, _ []string, _ ...any,
+) *redis.Cmd {
+	return f.answer(ctx)
+}
+
+func (f *fakeRedis) answer(ctx context.Context) *redis.Cmd {
+	f.calls.Add(1)
+
+	cmd := redis.NewCmd(ctx)
+	if f.down.Load() {
+		cmd.SetErr(errors.New("dial tcp 127.0.0.1:6379: connection refused"))
+		return cmd
+	}
+	cmd.SetVal([]any{int64(1), int64(9), "-1", "0.1"})
+	return cmd
+}
+
+// recorder is a slog handler that keeps the level, message and
+// "suppressed" attribute of each record.
+type recorder struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	line := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "suppressed" {
+			line += " suppressed=" + a.Value.String()
+		}
+		return true
+	})
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, line)
+	return nil
+}
+
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+
+func (r *recorder) WithGroup(string) slog.Handler { return r }
+
+func (r *recorder) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+// clock is a manual clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock {
+	return &clock{t: time.Date(2019, 3, 18, 15, 2, 36, 0, time.UTC)}
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
