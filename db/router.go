@@ -179,15 +179,16 @@ func (r *Router) Read(ctx context.Context,
 	plan := r.plan()
 	var err error
 	for i, step := range plan {
-		if i > 0 {
-			r.log.Warn("read retried", "db", step.node.name,
-				"reason", step.reason, "previous", plan[i-1].node.name)
-		} else {
+		if i == 0 {
 			r.log.Info("read from "+step.role(), "db", step.node.name,
 				"reason", step.reason)
 		}
 
 		err = r.attempt(ctx, step.node, fn)
+		var (
+			why   string
+			level = slog.LevelWarn
+		)
 		switch {
 		case err == nil:
 			return nil
@@ -195,11 +196,19 @@ func (r *Router) Read(ctx context.Context,
 			return err
 		case isConnError(err):
 			r.markDown(step.node, err)
-			continue
+			why = step.node.name + " failed"
 		case isNotFound(err) && step.node != r.primary:
-			continue
+			why = "not found on " + step.node.name + ", maybe not " +
+				"replicated yet"
+			level = slog.LevelInfo
+		default:
+			return err
 		}
-		return err
+		if i+1 < len(plan) {
+			next := plan[i+1].node
+			r.log.Log(ctx, level, "read retried on "+next.name,
+				"db", next.name, "reason", why, "err", err)
+		}
 	}
 	if isConnError(err) {
 		return eleanor.Unavailable("no database can serve the read",

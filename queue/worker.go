@@ -129,7 +129,7 @@ func NewWorker(rdb redis.UniversalClient, cfg WorkerConfig, log *slog.Logger) *W
 		RetryDelayFunc:           w.retryDelay,
 		ErrorHandler:             asynq.ErrorHandlerFunc(w.logFailure),
 		HealthCheckFunc:          w.logHealth,
-		Logger:                   asynqLogger{log.With("component", "asynq")},
+		Logger:                   newAsynqLogger(log.With("component", "asynq")),
 		LogLevel:                 asynq.InfoLevel,
 	})
 	return w

@@ -17,12 +17,12 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/eleanor-lab/eleanor/internal/throttle"
 )
 
 // KeyPrefix starts the name of every Redis key the limiter writes.
@@ -88,7 +88,7 @@ type Limiter struct {
 	gcra    *redis_rate.Limiter
 	timeout time.Duration
 	log     *slog.Logger
-	warn    *throttle
+	warn    *throttle.Throttle
 }
 
 // New returns a Limiter that keeps its counters in rdb.
@@ -97,7 +97,7 @@ func New(rdb redis.UniversalClient, o Options) *Limiter {
 		gcra:    redis_rate.NewLimiter(prefixed{rdb}),
 		timeout: o.Timeout,
 		log:     o.Logger,
-		warn:    newThrottle(o.Now, LogEvery),
+		warn:    throttle.New(o.Now, LogEvery),
 	}
 	if l.timeout <= 0 {
 		l.timeout = DefaultTimeout
@@ -128,7 +128,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) Decision {
 	if err != nil {
 		return l.failOpen(ctx, key, err)
 	}
-	if l.warn.recovered() {
+	if l.warn.Recovered() {
 		l.log.Info("rate limiter recovered: redis answers again")
 	}
 
@@ -188,58 +188,11 @@ func (l *Limiter) failOpen(
 		return Decision{Allowed: true, Degraded: true}
 	}
 
-	if ok, skipped := l.warn.allow(); ok {
+	if ok, skipped := l.warn.Allow(); ok {
 		l.log.Warn("rate limiter failing open: redis unavailable",
 			"key", KeyPrefix+key, "err", err, "suppressed", skipped)
 	}
 	return Decision{Allowed: true, Degraded: true}
-}
-
-// throttle lets a repeated message through at most once per interval and
-// counts the ones it held back. It also remembers whether the failures
-// have stopped, so that the recovery can be logged exactly once.
-type throttle struct {
-	now   func() time.Time
-	every time.Duration
-
-	// failing is read on every successful request, so it is an atomic
-	// rather than a field under mu.
-	failing atomic.Bool
-
-	mu      sync.Mutex
-	last    time.Time
-	skipped int
-}
-
-func newThrottle(now func() time.Time, every time.Duration) *throttle {
-	if now == nil {
-		now = time.Now
-	}
-	return &throttle{now: now, every: every}
-}
-
-// allow records a failure and reports whether to log it, with how many
-// failures went unlogged since the last message.
-func (t *throttle) allow() (ok bool, skipped int) {
-	t.failing.Store(true)
-
-	t.mu.Lock()
-	defer t.mu.Unlock()
-
-	now := t.now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.every {
-		t.skipped++
-		return false, 0
-	}
-	skipped, t.skipped = t.skipped, 0
-	t.last = now
-	return true, skipped
-}
-
-// recovered records a success and reports whether it ends a run of
-// failures.
-func (t *throttle) recovered() bool {
-	return t.failing.Load() && t.failing.CompareAndSwap(true, false)
 }
 
 // prefixed renames the keys redis_rate writes, which it prefixes with

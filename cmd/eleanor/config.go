@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/eleanor-lab/eleanor/db"
 )
 
 // logFlags are the logging settings every command shares.
@@ -93,4 +96,19 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// quietLibraryLogs sends what the Redis and MySQL clients print on their
+// own, such as "failed to dial after 5 attempts", to log at Debug level:
+// eleanor reports the same failures once, in its own words, where it
+// decides what to do about them.
+func quietLibraryLogs(log *slog.Logger) {
+	redis.SetLogger(redisLogger{log})
+	db.QuietDriverLogs(log)
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "go-redis")
 }

@@ -106,7 +106,7 @@ func runServe(ctx context.Context, args []string,
 	if err != nil {
 		return err
 	}
-	db.QuietDriverLogs(log)
+	quietLibraryLogs(log)
 
 	app, err := newApp(&c, log)
 	if err != nil {

@@ -54,6 +54,8 @@ func runWorker(ctx context.Context, args []string,
 		return err
 	}
 
+	quietLibraryLogs(log)
+
 	rdb, err := openRedis(queueRedis, redisTimeout)
 	if err != nil {
 		return fmt.Errorf("queue-redis: %w", err)
