@@ -1,0 +1,48 @@
+# The developer's front door. `make lab` starts the whole topology;
+# `make test` runs every test. Both install what is missing first.
+
+GO       ?= go
+BIN      := bin/eleanor
+PKGS     := ./...
+TEST_PROGRAMS := mariadbd mariadb-install-db redis-server
+LAB_PROGRAMS  := $(TEST_PROGRAMS) nginx
+
+.PHONY: all build test test-short fuzz lint lab chaos bench deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/eleanor
+
+# Every test: unit, integration against private MariaDB and Redis
+# servers, end to end with the built binary, and a short fuzz run.
+test:
+	scripts/install-deps.sh $(TEST_PROGRAMS)
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 9m $(PKGS)
+	$(GO) test -run '^$$' -fuzz FuzzProductInput -fuzztime 15s .
+
+# Unit tests only: no server is started.
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzProductInput -fuzztime 2m .
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+# The whole topology in the foreground, in .lab/; Ctrl-C stops it.
+lab: build
+	scripts/install-deps.sh $(LAB_PROGRAMS)
+	$(BIN) lab --dir .lab
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+deps:
+	scripts/install-deps.sh $(LAB_PROGRAMS)
+
+clean:
+	rm -rf bin .lab
