@@ -99,7 +99,7 @@ func mariaDBConf(c MariaDBConfig) string {
 	lines := []string{
 		"[mariadbd]",
 		"datadir=" + filepath.Join(c.Dir, "data"),
-		"socket=" + socketPath(c.Dir),
+		"socket=" + socketPath(c.Dir, "mariadbd.sock"),
 		"pid-file=" + filepath.Join(c.Dir, "mariadbd.pid"),
 		"tmpdir=" + filepath.Join(c.Dir, "tmp"),
 		fmt.Sprintf("port=%d", c.Port),
@@ -124,14 +124,14 @@ func mariaDBConf(c MariaDBConfig) string {
 // socketPath returns a unix socket path short enough to bind: in dir
 // when possible, otherwise in the temporary folder under a name derived
 // from dir, so that restarts agree on it.
-func socketPath(dir string) string {
-	p := filepath.Join(dir, "mariadbd.sock")
+func socketPath(dir, name string) string {
+	p := filepath.Join(dir, name)
 	if len(p) <= maxSocketPath {
 		return p
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(dir))
-	name := fmt.Sprintf("lab-%x.sock", h.Sum64())
+	name = fmt.Sprintf("lab-%x-%s", h.Sum64(), name)
 	return filepath.Join(os.TempDir(), name)
 }
 

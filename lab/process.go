@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -385,5 +386,25 @@ func TCPReady(addr string) ReadyFunc {
 			return err
 		}
 		return c.Close()
+	}
+}
+
+// HTTPReady returns a ReadyFunc that passes once a GET of url answers
+// 200.
+func HTTPReady(url string) ReadyFunc {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+		}
+		return nil
 	}
 }

@@ -4,6 +4,7 @@
 //	eleanor serve     the HTTP API
 //	eleanor worker    the task worker
 //	eleanor migrate   create or upgrade the schema on the primary
+//	eleanor lab       the whole topology on this machine, to break
 //	eleanor help      this text; eleanor CMD -h describes CMD's settings
 package main
 
@@ -30,6 +31,7 @@ func commands() []command {
 		{"serve", "Serve the HTTP API.", runServe},
 		{"worker", "Run tasks from the queue.", runWorker},
 		{"migrate", "Create or upgrade the schema on the primary.", runMigrate},
+		{"lab", "Start the whole topology locally, and break it.", runLab},
 	}
 }
 

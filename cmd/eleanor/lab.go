@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eleanor-lab/eleanor/lab"
+)
+
+const labSummary = `Start the whole topology on this machine, in the foreground: a
+MariaDB primary and a replica, a cache Redis and a queue Redis, two API
+instances behind nginx (one without nginx) and a worker.
+
+  eleanor lab [flags]                      start it; Ctrl-C stops it
+  eleanor lab status [flags]               show every component
+  eleanor lab ACTION COMPONENT [flags]     break or mend a component
+
+ACTION is one of stop, start, restart, freeze (a hung process), thaw or
+kill (a crash). COMPONENT is one of primary, replica, cache, queue,
+worker, api-1, api-2, nginx.`
+
+// labFlags are the settings of eleanor lab.
+type labFlags struct {
+	dir      string
+	port     int
+	replicas int
+	noNginx  bool
+	workFor  time.Duration
+}
+
+func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c labFlags
+	s := newSettings("lab", labSummary)
+	s.String(&c.dir, "dir", ".lab", "folder of the lab's data and logs")
+	s.Int(&c.port, "port", 8080, "front port; the API instances take the "+
+		"next ones, the databases and Redis servers port+10 and up")
+	s.Int(&c.replicas, "replicas", 1, "number of MariaDB replicas")
+	s.Bool(&c.noNginx, "no-nginx", false, "run one API instance without nginx")
+	s.Duration(&c.workFor, "task-work", 0, "how long the normal task "+
+		"pretends to work, to kill the worker in the middle of one")
+	words, err := parseInterspersed(s, args)
+	if err != nil {
+		return err
+	}
+
+	switch {
+	case len(words) == 0:
+		return runLabForeground(ctx, &c, stdout)
+	case words[0] == "status" && len(words) == 1:
+		return labControl(ctx, c.dir, "status", "", stdout)
+	case slices.Contains(lab.Actions(), words[0]) && len(words) == 2:
+		return labControl(ctx, c.dir, words[0], words[1], stdout)
+	}
+	s.fs.Usage()
+	return fmt.Errorf("lab: unexpected %q: %w", strings.Join(words, " "),
+		errUsage)
+}
+
+// parseInterspersed parses flags placed before, between or after the
+// words of the command line, as in "eleanor lab stop primary --dir x".
+func parseInterspersed(s *settings, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := s.parse(args); err != nil {
+			return nil, err
+		}
+		rest := s.fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		words, args = append(words, rest[0]), rest[1:]
+	}
+}
+
+func labControl(ctx context.Context, dir, action, component string,
+	stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	answer, err := lab.Control(ctx, dir, action, component)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, answer)
+	return nil
+}
+
+func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error {
+	if err := lab.Require(lab.TopologyPrograms()...); err != nil {
+		return err
+	}
+	if !c.noNginx && lab.Require("nginx") != nil {
+		fmt.Fprintln(stdout, "nginx is not installed: running one API "+
+			"instance without it (apt-get install nginx for two behind "+
+			"a load balancer)")
+	}
+	binary, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("lab: find the eleanor binary: %w", err)
+	}
+	var workerEnv []string
+	if c.workFor > 0 {
+		workerEnv = []string{"ELEANOR_TASK_WORK=" + c.workFor.String()}
+	}
+
+	fmt.Fprintf(stdout, "starting the lab in %s ...\n", c.dir)
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	stack, err := lab.StartStack(startCtx, lab.StackOptions{
+		Options:   lab.Options{Dir: c.dir, Out: stdout, Replicas: c.replicas},
+		Binary:    binary,
+		Port:      c.port,
+		NoNginx:   c.noNginx,
+		WorkerEnv: workerEnv,
+	})
+	if err != nil {
+		return err
+	}
+
+	controlErr := make(chan error, 1)
+	go func() { controlErr <- stack.ServeControl(ctx, c.dir) }()
+	printBanner(stdout, stack, c.dir)
+
+	select {
+	case <-ctx.Done():
+	case err = <-controlErr:
+	}
+	fmt.Fprintln(stdout, "stopping the lab ...")
+	return errors.Join(err, stack.Close())
+}
+
+func printBanner(w io.Writer, s *lab.Stack, dir string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\neleanor lab is up. Data and logs: %s\n\n", dir)
+	front := "API"
+	if s.Nginx != nil {
+		front = "nginx"
+	}
+	fmt.Fprintf(&b, "  %-10s %s\n", front, s.URL)
+	for _, p := range s.APIs {
+		if s.Nginx != nil {
+			fmt.Fprintf(&b, "  %-10s http://%s\n", p.Name(), s.Addr(p.Name()))
+		}
+	}
+	dbs := append([]*lab.MariaDB{s.Primary}, s.Replicas...)
+	for _, m := range dbs {
+		fmt.Fprintf(&b, "  %-10s mariadb -h 127.0.0.1 -P %d -u root %s\n",
+			m.Name(), m.Port, lab.Database)
+	}
+	for _, r := range []*lab.Redis{s.Cache, s.Queue} {
+		fmt.Fprintf(&b, "  %-10s redis-cli -p %d\n", r.Name(), r.Port)
+	}
+
+	fmt.Fprintf(&b, "\nTry the walkthrough:\n")
+	fmt.Fprintf(&b, "  curl -i -X POST -H \"Content-Type: application/json\" "+
+		"-d '{\"product_name\": \"Samsung TV multicolor\", \"product_type\": "+
+		"\"consumer good\", \"price\": \"564.00\"}' %s/api/product\n", s.URL)
+	fmt.Fprintf(&b, "  curl -i %s/api/product/PRODUCT_ID\n", s.URL)
+	fmt.Fprintf(&b, "  curl -i %s/api/health\n", s.URL)
+	fmt.Fprintf(&b, "  curl -i -X PUT %s/api/task\n", s.URL)
+
+	fmt.Fprintf(&b, "\nBreak things from another terminal:\n")
+	fmt.Fprintf(&b, "  eleanor lab stop primary --dir %s   "+
+		"(or start, restart, freeze, thaw, kill)\n", dir)
+	fmt.Fprintf(&b, "  eleanor lab status --dir %s\n", dir)
+	fmt.Fprintf(&b, "\nCtrl-C stops everything.\n\n")
+	io.WriteString(w, b.String())
+}

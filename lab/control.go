@@ -1,0 +1,145 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Actions that Control accepts, besides "status".
+var actions = map[string]func(p *Process, ctx context.Context) error{
+	"stop":    (*Process).Stop,
+	"start":   (*Process).Start,
+	"restart": (*Process).Restart,
+	"freeze":  func(p *Process, _ context.Context) error { return p.Freeze() },
+	"thaw":    func(p *Process, _ context.Context) error { return p.Thaw() },
+	"kill":    func(p *Process, _ context.Context) error { return p.Kill() },
+}
+
+// Actions lists the actions Control accepts on a component.
+func Actions() []string {
+	return []string{"stop", "start", "restart", "freeze", "thaw", "kill"}
+}
+
+// controlSocket is where a running lab listens for control requests.
+func controlSocket(dir string) string { return socketPath(dir, "lab.sock") }
+
+// ServeControl answers the requests of Control on a unix socket in the
+// stack's folder until ctx ends. The lab running in the foreground owns
+// every process; another terminal only asks it to act, so that a
+// component restarted from there keeps streaming its log to the lab's
+// terminal.
+func (s *Stack) ServeControl(ctx context.Context, dir string) error {
+	path := controlSocket(dir)
+	_ = os.Remove(path) // left by a lab that crashed
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		s.writeStatus(w)
+	})
+	mux.HandleFunc("POST /{action}/{component}", s.act)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Stack) act(w http.ResponseWriter, r *http.Request) {
+	name, action := r.PathValue("component"), r.PathValue("action")
+	fn, ok := actions[action]
+	if !ok {
+		http.Error(w, fmt.Sprintf("unknown action %q: want one of %s",
+			action, strings.Join(Actions(), ", ")), http.StatusBadRequest)
+		return
+	}
+	p, ok := s.Component(name)
+	if !ok {
+		http.Error(w, fmt.Sprintf("unknown component %q: want one of %s",
+			name, strings.Join(s.names(), ", ")), http.StatusNotFound)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+	defer cancel()
+	if err := fn(p, ctx); err != nil {
+		http.Error(w, fmt.Sprintf("%s %s: %v", action, name, err),
+			http.StatusConflict)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s done\n", name, action)
+}
+
+func (s *Stack) names() []string {
+	var names []string
+	for _, p := range s.Components() {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
+// writeStatus writes a table of every component's state.
+func (s *Stack) writeStatus(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tSTATE\tPID\tADDRESS")
+	for _, p := range s.Components() {
+		state, pid := "stopped", "-"
+		if p.Running() {
+			state, pid = "running", fmt.Sprint(p.PID())
+		}
+		if p.Frozen() {
+			state = "frozen"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name(), state, pid,
+			s.Addr(p.Name()))
+	}
+	tw.Flush()
+}
+
+// Control asks the lab running in dir to act on a component, or to
+// report its status when action is "status", and returns its answer.
+func Control(ctx context.Context, dir, action, component string) (string,
+	error) {
+	path := controlSocket(dir)
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+	method, url := "POST", "http://lab/"+action+"/"+component
+	if action == "status" {
+		method, url = "GET", "http://lab/status"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("no lab answers in %s (start one with "+
+			"eleanor lab --dir %s): %w", dir, dir, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", errors.New(strings.TrimSpace(string(body)))
+	}
+	return string(body), nil
+}
