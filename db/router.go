@@ -239,15 +239,16 @@ func (r *Router) markUp(n *Node) {
 
 // step is one server to try in a read plan, and why.
 type step struct {
-	node   *Node
-	reason string
+	node    *Node
+	primary bool
+	reason  string
 }
 
 func (s step) role() string {
-	if s.reason == reasonReplica {
-		return "replica"
+	if s.primary {
+		return "primary"
 	}
-	return "primary"
+	return "replica"
 }
 
 func (r *Router) plan() []step {
@@ -266,7 +267,7 @@ func (r *Router) plan() []step {
 		if t.replica >= 0 {
 			n = r.replicas[t.replica]
 		}
-		plan[i] = step{node: n, reason: t.reason}
+		plan[i] = step{node: n, primary: n == r.primary, reason: t.reason}
 	}
 	return plan
 }

@@ -136,9 +136,12 @@ func TestFailsOpenWithinTimeoutWhenRedisHangs(t *testing.T) {
 	srv := startRedis(t)
 	logs := &recorder{}
 	const timeout = 100 * time.Millisecond
+	clk := newClock()
 	l := ratelimit.New(client(t, srv), ratelimit.Options{
-		Timeout: timeout,
-		Logger:  slog.New(logs),
+		Timeout:  timeout,
+		Logger:   slog.New(logs),
+		Now:      clk.Now,
+		Cooldown: time.Second,
 	})
 	lim := ratelimit.Limit{Rate: 10, Period: time.Minute}
 	allowN(t, l, 1, lim) // opens a connection and loads the script
@@ -161,6 +164,7 @@ func TestFailsOpenWithinTimeoutWhenRedisHangs(t *testing.T) {
 		t.Errorf("Allow took %v, want about %v", took, timeout)
 	}
 
+	clk.Add(time.Second) // the cooldown after the failure
 	if d := l.Allow(t.Context(), "k", lim); d.Degraded {
 		t.Errorf("after thaw: %+v, want not degraded", d)
 	}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -59,9 +60,18 @@ type Options struct {
 	Logger *slog.Logger
 
 	// Now returns the current time; it decides when the next warning may
-	// be logged. Nil means time.Now.
+	// be logged and when Redis is asked again. Nil means time.Now.
 	Now func() time.Time
+
+	// Cooldown is how long the limiter stops asking Redis after a
+	// failure, failing open at once meanwhile. Zero means
+	// DefaultCooldown. Without it every request would wait Timeout for
+	// a Redis that is down.
+	Cooldown time.Duration
 }
+
+// DefaultCooldown is the default of Options.Cooldown.
+const DefaultCooldown = time.Second
 
 // Decision is the outcome of one request to the limiter.
 type Decision struct {
@@ -85,19 +95,33 @@ type Decision struct {
 // Limiter decides whether requests are allowed, with counters shared by
 // every instance that uses the same Redis. It is safe for concurrent use.
 type Limiter struct {
-	gcra    *redis_rate.Limiter
-	timeout time.Duration
-	log     *slog.Logger
-	warn    *throttle.Throttle
+	gcra     *redis_rate.Limiter
+	timeout  time.Duration
+	cooldown time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+	warn     *throttle.Throttle
+
+	// skipUntil is when Redis may be asked again after a failure, in
+	// Unix nanoseconds.
+	skipUntil atomic.Int64
 }
 
 // New returns a Limiter that keeps its counters in rdb.
 func New(rdb redis.UniversalClient, o Options) *Limiter {
 	l := &Limiter{
-		gcra:    redis_rate.NewLimiter(prefixed{rdb}),
-		timeout: o.Timeout,
-		log:     o.Logger,
-		warn:    throttle.New(o.Now, LogEvery),
+		gcra:     redis_rate.NewLimiter(prefixed{rdb}),
+		timeout:  o.Timeout,
+		log:      o.Logger,
+		warn:     throttle.New(o.Now, LogEvery),
+		now:      o.Now,
+		cooldown: o.Cooldown,
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.cooldown <= 0 {
+		l.cooldown = DefaultCooldown
 	}
 	if l.timeout <= 0 {
 		l.timeout = DefaultTimeout
@@ -124,6 +148,9 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) Decision {
 		gl.Burst = gl.Rate
 	}
 
+	if l.now().UnixNano() < l.skipUntil.Load() {
+		return Decision{Allowed: true, Degraded: true}
+	}
 	res, err := l.ask(ctx, key, gl)
 	if err != nil {
 		return l.failOpen(ctx, key, err)
@@ -188,6 +215,7 @@ func (l *Limiter) failOpen(
 		return Decision{Allowed: true, Degraded: true}
 	}
 
+	l.skipUntil.Store(l.now().Add(l.cooldown).UnixNano())
 	if ok, skipped := l.warn.Allow(); ok {
 		l.log.Warn("rate limiter failing open: redis unavailable",
 			"key", KeyPrefix+key, "err", err, "suppressed", skipped)

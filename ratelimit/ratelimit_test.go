@@ -74,18 +74,23 @@ func TestFailOpenWarnsAtMostOncePerInterval(t *testing.T) {
 	logs := &recorder{}
 	fake := &fakeRedis{}
 	fake.down.Store(true)
+	const cooldown = time.Second
 	l := ratelimit.New(fake, ratelimit.Options{
-		Logger: slog.New(logs),
-		Now:    clk.Now,
+		Logger:   slog.New(logs),
+		Now:      clk.Now,
+		Cooldown: cooldown,
 	})
 	lim := ratelimit.Limit{Rate: 10, Period: time.Second}
 
-	allowN(t, l, 5, lim) // one warning, four held back
-	clk.Add(ratelimit.LogEvery - time.Millisecond)
-	allowN(t, l, 1, lim) // held back
-	clk.Add(time.Millisecond)
-	allowN(t, l, 2, lim) // a warning counting five held back, one more
+	allowN(t, l, 1, lim) // a warning
+	for range 5 {
+		clk.Add(cooldown)
+		allowN(t, l, 1, lim) // held back
+	}
+	clk.Add(ratelimit.LogEvery - 5*cooldown)
+	allowN(t, l, 1, lim) // a warning counting five held back
 	fake.down.Store(false)
+	clk.Add(cooldown)
 	allowN(t, l, 3, lim) // one note of recovery
 
 	want := []string{
@@ -95,6 +100,27 @@ func TestFailOpenWarnsAtMostOncePerInterval(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, logs.lines()); diff != "" {
 		t.Errorf("logs (-want +got):\n%s", diff)
+	}
+}
+
+func TestFailOpenSkipsRedisDuringCooldown(t *testing.T) {
+	clk := newClock()
+	fake := &fakeRedis{}
+	fake.down.Store(true)
+	l := ratelimit.New(fake, ratelimit.Options{
+		Now:      clk.Now,
+		Cooldown: time.Second,
+	})
+	lim := ratelimit.Limit{Rate: 10, Period: time.Second}
+
+	allowN(t, l, 10, lim)
+	if got := fake.calls.Load(); got != 1 {
+		t.Errorf("%d calls to Redis within the cooldown, want 1", got)
+	}
+	clk.Add(time.Second)
+	allowN(t, l, 1, lim)
+	if got := fake.calls.Load(); got != 2 {
+		t.Errorf("%d calls to Redis after the cooldown, want 2", got)
 	}
 }
 

@@ -84,6 +84,7 @@ func openRedis(rawURL string, timeout time.Duration) (*redis.Client, error) {
 	opt.WriteTimeout = timeout
 	opt.PoolTimeout = timeout
 	opt.MaxRetries = -1
+	opt.DialerRetries = 1
 	// Honour the callers' context deadlines too, not only the timeouts.
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil
