@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,11 @@ type RouterConfig struct {
 	// RetryAfter is what writes tell clients to wait while the primary
 	// is down. Default 2s.
 	RetryAfter time.Duration
+
+	// Inject, when not nil, is called before every query and check with
+	// the node's name; an error it returns stands for an unreachable
+	// server. It is the fault injector's hook.
+	Inject func(ctx context.Context, node string) error
 }
 
 func (c *RouterConfig) setDefaults() {
@@ -221,7 +227,22 @@ func (r *Router) attempt(ctx context.Context, n *Node,
 	fn func(ctx context.Context, db *sql.DB) error) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.QueryTimeout)
 	defer cancel()
+	if err := r.inject(ctx, n); err != nil {
+		return err
+	}
 	return fn(ctx, n.db)
+}
+
+// inject applies the injected faults on n, if any. The error it returns
+// is one isConnError recognises.
+func (r *Router) inject(ctx context.Context, n *Node) error {
+	if r.cfg.Inject == nil {
+		return nil
+	}
+	if err := r.cfg.Inject(ctx, n.name); err != nil {
+		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+	}
+	return nil
 }
 
 func (r *Router) markDown(n *Node, err error) {
@@ -391,7 +412,11 @@ func (r *Router) checkAll(ctx context.Context) {
 }
 
 func (r *Router) checkPrimary(ctx context.Context) {
-	if err := r.primary.db.PingContext(ctx); err != nil {
+	err := r.inject(ctx, r.primary)
+	if err == nil {
+		err = r.primary.db.PingContext(ctx)
+	}
+	if err != nil {
 		if !errors.Is(ctx.Err(), context.Canceled) {
 			r.markDown(r.primary, err)
 		}
@@ -401,7 +426,14 @@ func (r *Router) checkPrimary(ctx context.Context) {
 }
 
 func (r *Router) checkReplica(ctx context.Context, n *Node) {
-	lag, known, err := replicaLag(ctx, n.db)
+	var (
+		lag   time.Duration
+		known bool
+	)
+	err := r.inject(ctx, n)
+	if err == nil {
+		lag, known, err = replicaLag(ctx, n.db)
+	}
 	if isConnError(err) {
 		if !errors.Is(ctx.Err(), context.Canceled) {
 			r.markDown(n, err)

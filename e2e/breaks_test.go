@@ -232,3 +232,47 @@ func TestWorkerKilledMidTask(t *testing.T) {
 
 	s.waitTask(t, id, "SUCCESS", "40", 3*time.Minute)
 }
+
+// testInjectedFaults drives the fault injector through the admin
+// endpoints: chaos without stopping any process.
+func (s *service) testInjectedFaults(t *testing.T) {
+	id := s.createProduct(t, "before the injected faults")
+	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+
+	r := s.doHeader(t, "PUT", "/admin/faults/replica",
+		`{"rate": 1, "error": true}`, nil)
+	if r.status != 401 {
+		t.Fatalf("PUT fault without the token: %d, want 401", r.status)
+	}
+	r = s.doHeader(t, "PUT", "/admin/faults/replica",
+		`{"rate": 1, "error": true}`, auth)
+	if r.status != 200 {
+		t.Fatalf("PUT fault: %d %s", r.status, r.raw)
+	}
+	t.Cleanup(func() { s.doHeader(t, "DELETE", "/admin/faults", "", auth) })
+
+	// Every replica read fails: reads go on, from the primary.
+	for i := range 20 {
+		if r := s.do(t, "GET", "/api/product/"+id, ""); r.status != 200 {
+			t.Fatalf("read %d with replica errors injected: %d %s", i,
+				r.status, r.raw)
+		}
+	}
+
+	// A slow cache slows nothing but what needs it.
+	r = s.doHeader(t, "PUT", "/admin/faults/cache",
+		`{"rate": 1, "latency": "3s"}`, auth)
+	if r.status != 200 {
+		t.Fatalf("PUT fault: %d %s", r.status, r.raw)
+	}
+	for i := range 5 {
+		if r := s.do(t, "GET", "/api/echo", ""); r.took > fastAnswer {
+			t.Errorf("echo %d took %v with a slow cache", i, r.took)
+		}
+		if r := s.do(t, "GET", "/api/product/"+id, ""); r.status != 200 ||
+			r.took > fastAnswer {
+			t.Errorf("read %d with a slow cache: %d in %v", i, r.status,
+				r.took)
+		}
+	}
+}

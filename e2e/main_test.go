@@ -204,6 +204,24 @@ func (s *service) do(t *testing.T, method, path, body string) response {
 func (s *service) doType(t *testing.T, method, path, body,
 	contentType string) response {
 	t.Helper()
+	return s.send(t, method, path, body, map[string]string{
+		"Content-Type": contentType})
+}
+
+// doHeader sends a JSON body with extra headers.
+func (s *service) doHeader(t *testing.T, method, path, body string,
+	header map[string]string) response {
+	t.Helper()
+	all := map[string]string{"Content-Type": "application/json"}
+	for k, v := range header {
+		all[k] = v
+	}
+	return s.send(t, method, path, body, all)
+}
+
+func (s *service) send(t *testing.T, method, path, body string,
+	header map[string]string) response {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, s.url+path,
@@ -211,8 +229,10 @@ func (s *service) doType(t *testing.T, method, path, body,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		if k != "Content-Type" || body != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)

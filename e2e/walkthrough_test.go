@@ -35,6 +35,7 @@ func TestService(t *testing.T) {
 		"ELEANOR_HEALTH_SUCCESS_TTL=2s",
 		"ELEANOR_HEALTH_FAILURE_TTL=2s",
 		"ELEANOR_RATE_HEALTH=20/s",
+		"ELEANOR_ADMIN_TOKEN=" + adminToken,
 	}})
 
 	t.Run("Walkthrough", s.testWalkthrough)
@@ -46,7 +47,11 @@ func TestService(t *testing.T) {
 	t.Run("PrimaryStopped", s.testPrimaryStopped)
 	t.Run("ReplicaStopped", s.testReplicaStopped)
 	t.Run("DependencyFrozen", s.testFrozen)
+	t.Run("InjectedFaults", s.testInjectedFaults)
 }
+
+// adminToken enables the fault injection endpoints in these tests.
+const adminToken = "e2e-admin-token"
 
 func (s *service) createProduct(t *testing.T, name string) string {
 	t.Helper()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eleanor-lab/eleanor"
+	"github.com/eleanor-lab/eleanor/faults"
 )
 
 // HealthChecker runs the deep health check.
@@ -34,6 +35,11 @@ type Config struct {
 
 	// Hostname is reported by /api/health. Default os.Hostname.
 	Hostname string
+
+	// AdminToken enables the admin endpoints of the fault injector,
+	// which then demand it as a bearer token. Empty: no admin
+	// endpoints at all.
+	AdminToken string
 }
 
 // Deps are the services the API serves. Limit, if not nil, wraps every
@@ -43,6 +49,7 @@ type Deps struct {
 	Tasks    eleanor.TaskService
 	Health   HealthChecker
 	Limit    func(http.Handler) http.Handler
+	Faults   *faults.Injector // nil: no fault injection
 	Log      *slog.Logger
 }
 
@@ -89,6 +96,7 @@ func (s *Server) routes() http.Handler {
 		{"PUT", "/api/taskexpo", s.enqueue(eleanor.TaskExpo)},
 		{"GET", "/api/task/{id}", s.taskStatus},
 	}
+	table = append(table, s.adminRoutes()...)
 
 	mux := http.NewServeMux()
 	// paths knows every path whatever the method, to tell a wrong method

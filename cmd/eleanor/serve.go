@@ -15,6 +15,7 @@ import (
 
 	"github.com/eleanor-lab/eleanor/cache"
 	"github.com/eleanor-lab/eleanor/db"
+	"github.com/eleanor-lab/eleanor/faults"
 	"github.com/eleanor-lab/eleanor/health"
 	"github.com/eleanor-lab/eleanor/httpapi"
 	"github.com/eleanor-lab/eleanor/queue"
@@ -46,6 +47,7 @@ type serveFlags struct {
 	maxBody        int
 	requestTimeout time.Duration
 	drain          time.Duration
+	adminToken     string
 }
 
 func (c *serveFlags) register(s *settings) {
@@ -88,6 +90,9 @@ func (c *serveFlags) register(s *settings) {
 		"bound on handling one request")
 	s.Duration(&c.drain, "shutdown-timeout", 10*time.Second,
 		"bound on finishing in-flight requests at shutdown")
+	s.String(&c.adminToken, "admin-token", "",
+		"enables the fault injection endpoints under /admin, which "+
+			"demand it as a bearer token; empty: no admin endpoints")
 }
 
 func runServe(ctx context.Context, args []string,
@@ -129,6 +134,7 @@ type app struct {
 	tasks    *queue.Client
 	checker  *health.Checker
 	products *db.ProductStore
+	faults   *faults.Injector // nil without an admin token
 }
 
 func newApp(c *serveFlags, log *slog.Logger) (*app, error) {
@@ -158,7 +164,16 @@ func newApp(c *serveFlags, log *slog.Logger) (*app, error) {
 	}
 	log.Info("starting", "component", "serve", "addr", c.addr,
 		"primary", db.RedactDSN(c.dbs.primary), "replicas", len(replicas),
-		"cache", redactURL(c.cacheRedis), "queue", redactURL(c.queueRedis))
+		"cache", redactURL(c.cacheRedis), "queue", redactURL(c.queueRedis),
+		"admin", c.adminToken != "")
+
+	var inject func(context.Context, string) error
+	if c.adminToken != "" {
+		a.faults = newInjector(len(replicas))
+		a.cacheRdb.AddHook(a.faults.RedisHook("cache"))
+		a.queueRdb.AddHook(a.faults.RedisHook("queue"))
+		inject = a.faults.Apply
+	}
 
 	a.flag = cache.NewFlag(a.cacheRdb, cache.FlagConfig{
 		Timeout: c.redisTimeout}, log)
@@ -166,6 +181,7 @@ func newApp(c *serveFlags, log *slog.Logger) (*app, error) {
 		QueryTimeout:  c.queryTimeout,
 		MaxLag:        c.maxLag,
 		CheckInterval: c.checkInterval,
+		Inject:        inject,
 	}, log)
 	a.products = db.NewProductStore(a.router, nil)
 	a.tasks = queue.NewClient(a.queueRdb, queue.Config{
@@ -206,6 +222,7 @@ func (a *app) run(ctx context.Context, c *serveFlags,
 		Products: a.products,
 		Tasks:    a.tasks,
 		Health:   a.checker,
+		Faults:   a.faults,
 		Log:      a.log,
 	}
 	if c.rateLimit {
@@ -224,6 +241,7 @@ func (a *app) run(ctx context.Context, c *serveFlags,
 	srv := httpapi.NewServer(deps, httpapi.Config{
 		MaxBodyBytes:   int64(c.maxBody),
 		RequestTimeout: c.requestTimeout,
+		AdminToken:     c.adminToken,
 	})
 
 	// The monitors stop with the server, after it has drained.
@@ -243,7 +261,7 @@ func (a *app) checks(c *serveFlags) []health.Check {
 	t := c.healthTimeout
 	checks := []health.Check{
 		{Name: "db_master_check", Timeout: t,
-			Run: pingDB(a.router.Primary().DB(), "db master")},
+			Run: a.pingDB(a.router.Primary(), "db master")},
 	}
 	replicas := a.router.Replicas()
 	failing := &replicaFailures{flag: a.flag, total: len(replicas),
@@ -254,7 +272,7 @@ func (a *app) checks(c *serveFlags) []health.Check {
 			name += "_" + strconv.Itoa(i+1)
 		}
 		checks = append(checks, health.Check{Name: name, Timeout: t,
-			Run:   pingDB(n.DB(), "db slave"),
+			Run:   a.pingDB(n, "db slave"),
 			OnRun: func(passed bool) { failing.record(n.Name(), passed) },
 		})
 	}
@@ -277,14 +295,32 @@ func (a *app) checks(c *serveFlags) []health.Check {
 	return checks
 }
 
-func pingDB(pool *sql.DB, what string) func(context.Context) (string, error) {
+func (a *app) pingDB(n *db.Node,
+	what string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
 		var one int
-		if err := pool.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		err := a.faults.Apply(ctx, n.Name())
+		if err == nil {
+			err = n.DB().QueryRowContext(ctx, "SELECT 1").Scan(&one)
+		}
+		if err != nil {
 			return "", fmt.Errorf("%s failed: %w", what, err)
 		}
 		return what + " ok", nil
 	}
+}
+
+// newInjector returns a fault injector whose targets are this
+// instance's dependencies.
+func newInjector(replicas int) *faults.Injector {
+	targets := []string{"primary"}
+	if replicas > 0 {
+		targets = append(targets, "replica")
+	}
+	for i := range replicas {
+		targets = append(targets, fmt.Sprintf("replica-%d", i+1))
+	}
+	return faults.New(append(targets, "cache", "queue"), nil)
 }
 
 // replicaFailures turns the replica checks into the force-primary flag, as
