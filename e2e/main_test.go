@@ -13,12 +13,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/eleanor-lab/eleanor/internal/testbin"
 	"github.com/eleanor-lab/eleanor/lab"
 	"github.com/eleanor-lab/eleanor/lab/labtest"
 )
@@ -38,11 +38,8 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 
-	binary = filepath.Join(dir, "eleanor")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/eleanor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build eleanor:", err)
+	if binary, err = testbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
