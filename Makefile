@@ -38,6 +38,13 @@ lab: build
 	scripts/install-deps.sh $(LAB_PROGRAMS)
 	$(BIN) lab --dir .lab
 
+# Every chaos experiment with long phases; the results table goes to
+# chaos-results.md (CHAOS.md shows the latest one).
+chaos:
+	scripts/install-deps.sh $(TEST_PROGRAMS)
+	$(GO) test -count=1 -timeout 60m -v -run TestChaos ./chaos \
+		-chaos.full -chaos.out $(CURDIR)/chaos-results.md
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
