@@ -94,11 +94,11 @@ func (e *Env) Admin(ctx context.Context, method, path, body string) error {
 
 // Options configure Run.
 type Options struct {
-	Dir    string // the lab's folder; required
-	Binary string // the eleanor binary; required
+	Dir                     string // the lab's folder; required
+	Binary                  string // the eleanor binary; required
 	Steady, Fault, Recovery time.Duration
-	Rate   int       // requests a second; zero means 20
-	Logs   io.Writer // the lab's logs, or nil
+	Rate                    int       // requests a second; zero means 20
+	Logs                    io.Writer // the lab's logs, or nil
 }
 
 // Run starts a lab in o.Dir, runs the experiment on it and closes it.

@@ -17,8 +17,11 @@ type settings struct {
 	fs *flag.FlagSet
 }
 
-func newSettings(name, summary string) *settings {
+// newSettings returns the settings of command name; its usage, and the
+// errors of its flags, go to w.
+func newSettings(name, summary string, w io.Writer) *settings {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
 	s := &settings{fs: fs}
 	fs.Usage = func() { s.usage(fs.Output(), summary) }
 	return s

@@ -68,7 +68,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 {
-			return run(ctx, []string{rest[0], "-h"}, stdout, stderr)
+			err := run(ctx, []string{rest[0], "-h"}, stdout, stdout)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
 		}
 		usage(stdout)
 		return nil

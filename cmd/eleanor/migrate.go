@@ -17,7 +17,7 @@ func runMigrate(ctx context.Context, args []string,
 		timeout time.Duration
 	)
 	s := newSettings("migrate", "Create or upgrade the schema on the "+
-		"primary. Running it again is harmless.")
+		"primary. Running it again is harmless.", stderr)
 	logs.register(s)
 	dbs.register(s)
 	s.Duration(&timeout, "migrate-timeout", 60*time.Second,

@@ -98,7 +98,8 @@ func (c *serveFlags) register(s *settings) {
 func runServe(ctx context.Context, args []string,
 	stdout, stderr io.Writer) error {
 	var c serveFlags
-	s := newSettings("serve", "Serve the HTTP API.")
+	s := newSettings("serve", "Serve the HTTP API.",
+		stderr)
 	c.register(s)
 	if err := s.parse(args); err != nil {
 		return err

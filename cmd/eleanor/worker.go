@@ -22,7 +22,7 @@ func runWorker(ctx context.Context, args []string,
 	)
 	s := newSettings("worker", "Run tasks from the queue. SIGINT or "+
 		"SIGTERM lets running tasks finish, or puts them back in the "+
-		"queue, before it exits.")
+		"queue, before it exits.", stderr)
 	logs.register(s)
 	s.String(&queueRedis, "queue-redis", "redis://127.0.0.1:6379/0",
 		"URL of the queue Redis")

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eleanor-lab/eleanor/ratelimit"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestSettingsPrecedence(t *testing.T) {
+	t.Setenv("ELEANOR_HTTP_ADDR", ":9000")
+	t.Setenv("ELEANOR_QUERY_TIMEOUT", "3s")
+
+	var c serveFlags
+	s := newSettings("serve", "", io.Discard)
+	c.register(s)
+	if err := s.parse([]string{"-query-timeout", "4s"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.addr != ":9000" {
+		t.Errorf("addr = %q, want the environment's :9000", c.addr)
+	}
+	if c.queryTimeout != 4*time.Second {
+		t.Errorf("query timeout = %v, want the flag's 4s", c.queryTimeout)
+	}
+	if c.maxLag != 5*time.Second {
+		t.Errorf("max lag = %v, want the default 5s", c.maxLag)
+	}
+}
+
+func TestSettingsBadEnvironment(t *testing.T) {
+	t.Setenv("ELEANOR_QUERY_TIMEOUT", "soon")
+	var c serveFlags
+	s := newSettings("serve", "", io.Discard)
+	c.register(s)
+	err := s.parse(nil)
+	if err == nil || !strings.Contains(err.Error(), "ELEANOR_QUERY_TIMEOUT") {
+		t.Errorf("parse = %v, want an error naming the variable", err)
+	}
+}
+
+func TestParseLimit(t *testing.T) {
+	for spec, want := range map[string]ratelimit.Limit{
+		"100/s": {Rate: 100, Period: time.Second, Burst: 100},
+		"600/m": {Rate: 600, Period: time.Minute, Burst: 600},
+	} {
+		got, err := parseLimit(spec)
+		if diff := cmp.Diff(want, got); err != nil || diff != "" {
+			t.Errorf("parseLimit(%q) %v (-want +got):\n%s", spec, err, diff)
+		}
+	}
+	for _, spec := range []string{"", "100", "x/s", "-1/s", "10/d"} {
+		if _, err := parseLimit(spec); err == nil {
+			t.Errorf("parseLimit(%q): no error", spec)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"serve", "worker", "migrate", "lab"} {
+		if !strings.Contains(out.String(), cmd) {
+			t.Errorf("help does not mention %s", cmd)
+		}
+	}
+
+	out.Reset()
+	err := run(context.Background(), []string{"help", "serve"}, &out, &out)
+	if err != nil {
+		t.Errorf("help serve: %v", err)
+	}
+	for _, env := range []string{"ELEANOR_HTTP_ADDR", "ELEANOR_PRIMARY_DSN",
+		"ELEANOR_REPLICA_DSNS", "ELEANOR_CACHE_REDIS", "ELEANOR_QUEUE_REDIS",
+		"ELEANOR_ADMIN_TOKEN"} {
+		if !strings.Contains(out.String(), env) {
+			t.Errorf("serve -h does not list %s", env)
+		}
+	}
+}
+
+func TestRedaction(t *testing.T) {
+	if got := redactURL("redis://:hunter2@cache:6379/0"); strings.Contains(got, "hunter2") {
+		t.Errorf("redactURL leaks the password: %s", got)
+	}
+	_, err := openRedis("redis://:hunter2@cache:6379/x", time.Second)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("openRedis error %v: want one without the password", err)
+	}
+}
