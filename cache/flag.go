@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +46,11 @@ type Flag struct {
 	log   *slog.Logger
 	local atomic.Bool
 	fresh atomic.Bool // whether the last refresh reached Redis
+
+	// mu serialises Set and refresh, each a Redis call bounded by the
+	// timeout: a refresh that read Redis just before a Set wrote it
+	// would otherwise undo the Set.
+	mu sync.Mutex
 }
 
 // NewFlag returns the flag kept in rdb.
@@ -72,6 +78,8 @@ func (f *Flag) ForcePrimary() bool { return f.local.Load() }
 // logged when the value changes. An error means only the local copy
 // changed.
 func (f *Flag) Set(ctx context.Context, on bool, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.local.Swap(on) != on {
 		f.log.Info("force-primary flag changed", "on", on, "reason", reason)
 	}
@@ -108,6 +116,8 @@ func (f *Flag) refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	defer cancel()
 
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	v, err := f.rdb.Exists(ctx, FlagKey).Result()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		if f.fresh.Swap(false) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -20,33 +19,10 @@ import (
 )
 
 // startRedis starts a private Redis server, which keeps nothing on disk,
-// and stops it when the test ends. A missing redis-server skips the test,
-// except under CI, where it fails.
+// and stops it when the test ends.
 func startRedis(t *testing.T) *lab.Redis {
 	t.Helper()
-	if err := lab.Require("redis-server"); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-
-	r, err := lab.NewRedis(lab.RedisConfig{
-		Name: "queue",
-		Dir:  t.TempDir(),
-		Port: labtest.FreePort(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Kill() })
-	return r
+	return labtest.StartRedis(t, "queue")
 }
 
 // newRedisClient returns a client of r with the short timeouts the

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/eleanor-lab/eleanor/db"
 )
@@ -85,6 +86,12 @@ func openRedis(rawURL string, timeout time.Duration) (*redis.Client, error) {
 	opt.PoolTimeout = timeout
 	opt.MaxRetries = -1
 	opt.DialerRetries = 1
+	// Redis before 7.2 knows neither the client-name handshake nor the
+	// maintenance notifications: asking only adds noise.
+	opt.DisableIdentity = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{
+		Mode: maintnotifications.ModeDisabled,
+	}
 	// Honour the callers' context deadlines too, not only the timeouts.
 	opt.ContextTimeoutEnabled = true
 	return redis.NewClient(opt), nil

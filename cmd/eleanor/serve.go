@@ -328,31 +328,46 @@ func newInjector(replicas int) *faults.Injector {
 // the seed did: when every replica fails its check, reads are forced to
 // the primary for all instances; as soon as one passes, the flag clears.
 type replicaFailures struct {
-	flag   *cache.Flag
-	total  int
+	flag  *cache.Flag
+	total int
+
 	mu     sync.Mutex
 	failed map[string]bool
+
+	// setting serialises the updates of the flag, each computed from
+	// the latest results, so that the last one applied is the latest.
+	setting sync.Mutex
 }
 
 func (f *replicaFailures) record(name string, passed bool) {
 	f.mu.Lock()
 	f.failed[name] = !passed
+	f.mu.Unlock()
+
+	// The flag's Redis call is bounded by its own timeout; the health
+	// check that reported must not wait for it.
+	go func() {
+		f.setting.Lock()
+		defer f.setting.Unlock()
+		force := f.allFailing()
+		reason := "replica check passed"
+		if force {
+			reason = "every replica failed its health check"
+		}
+		_ = f.flag.Set(context.Background(), force, reason)
+	}()
+}
+
+func (f *replicaFailures) allFailing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	n := 0
-	for _, v := range f.failed {
-		if v {
+	for _, failed := range f.failed {
+		if failed {
 			n++
 		}
 	}
-	force := n == f.total
-	f.mu.Unlock()
-
-	reason := "replica check passed"
-	if force {
-		reason = "every replica failed its health check"
-	}
-	// The flag's own call is bounded by its timeout; the health check
-	// that triggered it must not wait for it.
-	go f.flag.Set(context.Background(), force, reason)
+	return n == f.total
 }
 
 // limits parses the rate limit settings.

@@ -16,6 +16,45 @@ import (
 // startWithin bounds starting a topology, data folders included.
 const startWithin = 2 * time.Minute
 
+// require skips or fails the test when programs are missing: it skips,
+// except when the CI environment variable is set, so that CI never skips
+// silently.
+func require(t testing.TB, programs ...string) {
+	t.Helper()
+	if err := lab.Require(programs...); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skipf("lab: %v", err)
+		}
+		t.Fatalf("lab: %v", err)
+	}
+}
+
+// StartRedis starts a lone Redis server on a free port, without
+// persistence, and kills it when the test ends: for tests that need
+// Redis and nothing else, at a fraction of the cost of Start.
+func StartRedis(t testing.TB, name string) *lab.Redis {
+	t.Helper()
+	require(t, "redis-server")
+	r, err := lab.NewRedis(lab.RedisConfig{
+		Name: name,
+		Dir:  t.TempDir(),
+		Port: FreePort(t),
+	})
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	// Kill, not Stop: there is nothing to save, and it ends a frozen
+	// server as well.
+	t.Cleanup(func() { _ = r.Kill() })
+	return r
+}
+
 // Start starts a topology for the test and closes it in t.Cleanup.
 // Missing programs skip the test, except when the CI environment
 // variable is set: there the test fails, so that CI never skips
@@ -23,12 +62,7 @@ const startWithin = 2 * time.Minute
 // test's log, shown with -v or on failure.
 func Start(t testing.TB, o lab.Options) *lab.Topology {
 	t.Helper()
-	if err := lab.Require(lab.TopologyPrograms()...); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("lab: %v", err)
-		}
-		t.Fatalf("lab: %v", err)
-	}
+	require(t, lab.TopologyPrograms()...)
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
