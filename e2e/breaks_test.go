@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eleanor-lab/eleanor/cache"
 	"github.com/eleanor-lab/eleanor/lab"
 )
 
@@ -176,7 +177,25 @@ func (s *service) testReplicaStopped(t *testing.T) {
 			t.Fatalf("read %d with the replica down: %d %s", i, r.status, r.raw)
 		}
 	}
+	// The health check reports the replica, and its failing check sets
+	// the shared force-primary flag, as in the seed.
+	rdb := s.top.Cache.Client()
+	defer rdb.Close()
+	flagSet := func() bool {
+		n, err := rdb.Exists(context.Background(), cache.FlagKey).Result()
+		return err == nil && n == 1
+	}
+	waitFor(t, "health reports the replica", recoverWithin, func() bool {
+		r := s.do(t, "GET", "/api/health", "")
+		return r.status == 503 && flagSet()
+	})
+
 	mend(t, s.top.Replicas[0].Process)
+	waitFor(t, "health passes and clears the flag", recoverWithin,
+		func() bool {
+			r := s.do(t, "GET", "/api/health", "")
+			return r.status == 200 && !flagSet()
+		})
 	waitFor(t, "reads back on the replica", recoverWithin, func() bool {
 		before := len(s.logs.lines("read from replica"))
 		s.do(t, "GET", "/api/product/"+id, "")
