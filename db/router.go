@@ -179,7 +179,9 @@ func isNotFound(err error) bool {
 // Read runs fn on the server the routing rules choose. A connection-level
 // failure moves on to the next server of the plan; so does a row not found
 // on a replica, because it may not have been replicated yet: a product just
-// created can be read back at once, through any API instance.
+// created can be read back at once, through any API instance. When the
+// primary is down, a row missing on the replicas is answered "unavailable"
+// rather than "not found", since it may be a write they have not received.
 func (r *Router) Read(ctx context.Context,
 	fn func(ctx context.Context, db *sql.DB) error) error {
 	plan := r.plan()
@@ -216,8 +218,16 @@ func (r *Router) Read(ctx context.Context,
 				"db", next.name, "reason", why, "err", err)
 		}
 	}
-	if isConnError(err) {
+	switch {
+	case isConnError(err):
 		return eleanor.Unavailable("no database can serve the read",
+			r.cfg.RetryAfter, err)
+	case isNotFound(err) && !plan[len(plan)-1].primary:
+		// Only replicas were asked, the primary being down: a row
+		// written just before it went down may not have reached them.
+		// "Not found" would be a guess; "try again" is the truth.
+		return eleanor.Unavailable("not found on the replica, and the "+
+			"primary is unavailable to confirm it: retry later",
 			r.cfg.RetryAfter, err)
 	}
 	return err

@@ -328,6 +328,15 @@ func (e *env) testPrimaryStopped(t *testing.T) {
 	e.readsNeverFail(t, id, 30, 2*queryTimeout)
 	e.assertReadOnly(t, queryTimeout+time.Second)
 
+	// A product missing on the replica may be a write it never got:
+	// with the primary down, that is "retry", not "not found".
+	_, err := e.store.FindProduct(context.Background(),
+		"0123456789abcdef0123456789abcdef")
+	if eleanor.ErrorCode(err) != eleanor.EUNAVAILABLE {
+		t.Errorf("unknown product with the primary down: %v, want "+
+			"unavailable", err)
+	}
+
 	if err := e.top.Primary.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
