@@ -127,3 +127,18 @@ func FuzzProductInput(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkProductInput measures decoding and validating a creation body.
+func BenchmarkProductInput(b *testing.B) {
+	body := []byte(`{"product_name": "Samsung TV multicolor", ` +
+		`"product_type": "consumer good", "price": "564.00"}`)
+	for b.Loop() {
+		var in eleanor.ProductInput
+		if err := json.Unmarshal(body, &in); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := in.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

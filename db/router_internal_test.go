@@ -112,3 +112,15 @@ func TestRedactDSN(t *testing.T) {
 		t.Errorf("RedactDSN(bad) = %q", got)
 	}
 }
+
+// BenchmarkPlanRead measures the routing decision, made on every read.
+func BenchmarkPlanRead(b *testing.B) {
+	replicas := []nodeState{
+		{up: true, lag: time.Second, lagKnown: true},
+		{up: false},
+		{up: true, lag: time.Second, lagKnown: true},
+	}
+	for i := 0; b.Loop(); i++ {
+		planRead(true, false, replicas, 5*time.Second, i)
+	}
+}

@@ -419,3 +419,19 @@ func outputs(rs []eleanor.CheckResult) []string {
 	}
 	return out
 }
+
+// BenchmarkCheckCached measures a deep health check served from cache:
+// what a flood of probes costs while results are fresh.
+func BenchmarkCheckCached(b *testing.B) {
+	ok := func(context.Context) (string, error) { return "ok", nil }
+	c := health.New([]health.Check{
+		{Name: "db_master_check", Run: ok},
+		{Name: "db_slave_check", Run: ok},
+		{Name: "redis_check", Run: ok},
+		{Name: "task_check", Run: ok},
+	}, health.Options{SuccessTTL: time.Hour})
+	c.Check(context.Background())
+	for b.Loop() {
+		c.Check(context.Background())
+	}
+}

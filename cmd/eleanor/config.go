@@ -49,14 +49,19 @@ type dbFlags struct {
 	dialTimeout time.Duration
 }
 
+// register registers the primary's settings; registerReplicas those of
+// the replicas, which only serve needs.
 func (c *dbFlags) register(s *settings) {
 	s.String(&c.primary, "primary-dsn", "root@tcp(127.0.0.1:3306)/eleanor",
 		"MySQL DSN of the primary (go-sql-driver/mysql syntax)")
+	s.Duration(&c.dialTimeout, "db-dial-timeout", time.Second,
+		"bound on connecting to a database")
+}
+
+func (c *dbFlags) registerReplicas(s *settings) {
 	s.String(&c.replicas, "replica-dsns", "",
 		"comma-separated MySQL DSNs of the replicas; none: reads go to "+
 			"the primary")
-	s.Duration(&c.dialTimeout, "db-dial-timeout", time.Second,
-		"bound on connecting to a database")
 }
 
 // replicaList splits the replica DSNs.

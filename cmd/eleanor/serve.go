@@ -53,6 +53,7 @@ type serveFlags struct {
 func (c *serveFlags) register(s *settings) {
 	c.logs.register(s)
 	c.dbs.register(s)
+	c.dbs.registerReplicas(s)
 	s.String(&c.addr, "http-addr", ":8080", "address the API listens on")
 	s.String(&c.cacheRedis, "cache-redis", "redis://127.0.0.1:6379/0",
 		"URL of the cache Redis (shared route flag, rate limits)")
