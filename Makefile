@@ -31,7 +31,7 @@ fuzz:
 
 lint:
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 # The whole topology in the foreground, in .lab/; Ctrl-C stops it.
 lab: build

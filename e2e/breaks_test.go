@@ -295,3 +295,31 @@ func (s *service) testInjectedFaults(t *testing.T) {
 		}
 	}
 }
+
+// testGracefulShutdown stops the API with SIGTERM while a request is in
+// flight: the request is answered, not cut off.
+func (s *service) testGracefulShutdown(t *testing.T) {
+	// A frozen queue makes the health check's task probe wait its 3s
+	// bound: a request still in flight when SIGTERM arrives.
+	time.Sleep(2500 * time.Millisecond) // let cached health results expire
+	s.breakComponent(t, s.top.Queue.Process, "freeze")
+
+	answered := make(chan response, 1)
+	go func() { answered <- s.doQuiet("GET", "/api/health") }()
+	time.Sleep(500 * time.Millisecond)
+	sigterm := time.Now()
+	if err := s.api.Stop(context.Background()); err != nil {
+		t.Fatalf("stop api: %v", err)
+	}
+	r := <-answered
+	if r.at.Before(sigterm) {
+		t.Fatal("the request was answered before SIGTERM: nothing tested")
+	}
+	if r.status != 200 && r.status != 503 {
+		t.Errorf("in-flight request at SIGTERM: status %d, err %v", r.status,
+			r.err)
+	}
+	if got := s.logs.lines("shutting down: draining requests"); len(got) == 0 {
+		t.Error("no log line shows the API draining its requests")
+	}
+}

@@ -185,6 +185,8 @@ func (b *logBuffer) lines(parts ...string) []string {
 
 // response is an HTTP answer with its body decoded.
 type response struct {
+	err    error     // set by doQuiet only
+	at     time.Time // when the answer came; set by doQuiet only
 	status int
 	header http.Header
 	body   map[string]any
@@ -250,6 +252,23 @@ func (s *service) send(t *testing.T, method, path, body string,
 		t.Errorf("%s %s: Content-Type %q", method, path, ct)
 	}
 	return r
+}
+
+// doQuiet sends a request from a goroutine other than the test's: it
+// reports a failure in the response instead of failing the test.
+func (s *service) doQuiet(method, path string) response {
+	req, err := http.NewRequest(method, s.url+path, nil)
+	if err != nil {
+		return response{err: err}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{err: err}
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, err: err,
+		at: time.Now()}
 }
 
 // waitFor polls cond until it holds or the bound passes.

@@ -48,6 +48,8 @@ func TestService(t *testing.T) {
 	t.Run("ReplicaStopped", s.testReplicaStopped)
 	t.Run("DependencyFrozen", s.testFrozen)
 	t.Run("InjectedFaults", s.testInjectedFaults)
+	// Last: it stops the API.
+	t.Run("GracefulShutdown", s.testGracefulShutdown)
 }
 
 // adminToken enables the fault injection endpoints in these tests.
