@@ -13,6 +13,7 @@ import (
 	"github.com/eleanor-lab/eleanor/chaos"
 	"github.com/eleanor-lab/eleanor/internal/testbin"
 	"github.com/eleanor-lab/eleanor/lab"
+	"github.com/eleanor-lab/eleanor/lab/labtest"
 )
 
 var (
@@ -31,12 +32,7 @@ func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a lab per experiment; skipped with -short")
 	}
-	if err := lab.Require(lab.TopologyPrograms()...); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("chaos: %v", err)
-		}
-		t.Fatalf("chaos: %v", err)
-	}
+	labtest.Require(t, lab.TopologyPrograms()...)
 	binary, err := testbin.Build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -16,10 +16,10 @@ import (
 // startWithin bounds starting a topology, data folders included.
 const startWithin = 2 * time.Minute
 
-// require skips or fails the test when programs are missing: it skips,
+// Require skips or fails the test when programs are missing: it skips,
 // except when the CI environment variable is set, so that CI never skips
 // silently.
-func require(t testing.TB, programs ...string) {
+func Require(t testing.TB, programs ...string) {
 	t.Helper()
 	if err := lab.Require(programs...); err != nil {
 		if os.Getenv("CI") == "" {
@@ -34,7 +34,7 @@ func require(t testing.TB, programs ...string) {
 // Redis and nothing else, at a fraction of the cost of Start.
 func StartRedis(t testing.TB, name string) *lab.Redis {
 	t.Helper()
-	require(t, "redis-server")
+	Require(t, "redis-server")
 	r, err := lab.NewRedis(lab.RedisConfig{
 		Name: name,
 		Dir:  t.TempDir(),
@@ -62,7 +62,7 @@ func StartRedis(t testing.TB, name string) *lab.Redis {
 // test's log, shown with -v or on failure.
 func Start(t testing.TB, o lab.Options) *lab.Topology {
 	t.Helper()
-	require(t, lab.TopologyPrograms()...)
+	Require(t, lab.TopologyPrograms()...)
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}

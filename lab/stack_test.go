@@ -1,0 +1,120 @@
+package lab_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eleanor-lab/eleanor/internal/testbin"
+	"github.com/eleanor-lab/eleanor/lab"
+	"github.com/eleanor-lab/eleanor/lab/labtest"
+)
+
+// TestStack starts the whole lab from the built binary, as eleanor lab
+// does, and drives it through its control socket, as a second terminal
+// does.
+func TestStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole lab; skipped with -short")
+	}
+	labtest.Require(t, lab.TopologyPrograms()...)
+	binary, err := testbin.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	stack, err := lab.StartStack(ctx, lab.StackOptions{
+		Options: lab.Options{Dir: dir},
+		Binary:  binary,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stack.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctlCtx, stopCtl := context.WithCancel(context.Background())
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- stack.ServeControl(ctlCtx, dir) }()
+	t.Cleanup(func() {
+		stopCtl()
+		if err := <-ctlDone; err != nil {
+			t.Error(err)
+		}
+	})
+
+	if status := get(t, stack.URL+"/api/echo"); status != 200 {
+		t.Fatalf("echo through the front: %d", status)
+	}
+	wantAPIs := 1
+	if stack.Nginx != nil {
+		wantAPIs = 2
+	}
+	if len(stack.APIs) != wantAPIs {
+		t.Errorf("%d API instances, want %d", len(stack.APIs), wantAPIs)
+	}
+
+	control(t, dir, "stop", "cache", "cache: stop done")
+	if out := control(t, dir, "status", "", ""); !hasLine(out, "cache", "stopped") {
+		t.Errorf("status after stop cache:\n%s", out)
+	}
+	control(t, dir, "start", "cache", "cache: start done")
+	control(t, dir, "freeze", "worker", "worker: freeze done")
+	if out := control(t, dir, "status", "", ""); !hasLine(out, "worker", "frozen") {
+		t.Errorf("status after freeze worker:\n%s", out)
+	}
+	control(t, dir, "thaw", "worker", "worker: thaw done")
+
+	_, err = lab.Control(ctx, dir, "stop", "moon")
+	if err == nil || !strings.Contains(err.Error(), "unknown component") {
+		t.Errorf("stop moon: %v, want an unknown component error", err)
+	}
+	_, err = lab.Control(ctx, dir, "explode", "cache")
+	if err == nil || !strings.Contains(err.Error(), "unknown action") {
+		t.Errorf("explode cache: %v, want an unknown action error", err)
+	}
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// control sends an action to the lab in dir and checks its answer.
+func control(t *testing.T, dir, action, component, want string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := lab.Control(ctx, dir, action, component)
+	if err != nil {
+		t.Fatalf("%s %s: %v", action, component, err)
+	}
+	if want != "" && strings.TrimSpace(out) != want {
+		t.Errorf("%s %s answered %q, want %q", action, component, out, want)
+	}
+	return out
+}
+
+// hasLine reports whether a status table has a row for name in state.
+func hasLine(table, name, state string) bool {
+	for line := range strings.Lines(table) {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == name && f[1] == state {
+			return true
+		}
+	}
+	return false
+}
