@@ -399,3 +399,75 @@ func (e *env) testPrimaryFrozen(t *testing.T) {
 		return err == nil
 	})
 }
+
+// TestReadsSpreadOverReplicas: with two replicas, reads go to both, and
+// keep going when one stops.
+func TestReadsSpreadOverReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MariaDB servers; skipped with -short")
+	}
+	top := labtest.Start(t, lab.Options{Replicas: 2})
+	logs := logrec.New(nil)
+	var nodes []*db.Node
+	for i, m := range append([]*lab.MariaDB{top.Primary}, top.Replicas...) {
+		pool, err := db.Open(m.DSN(lab.Database), queryTimeout, queryTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pool.Close() })
+		name := "primary"
+		if i > 0 {
+			name = lab.ReplicaName(i)
+		}
+		nodes = append(nodes, db.NewNode(name, pool))
+	}
+	router := db.NewRouter(nodes[0], nodes[1:], nil, db.RouterConfig{
+		QueryTimeout: queryTimeout, CheckInterval: checkInterval,
+	}, logs.Logger())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { router.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := db.Migrate(ctx, nodes[0].DB(), logs.Logger()); err != nil {
+		t.Fatal(err)
+	}
+	store := db.NewProductStore(router, nil)
+	id, err := store.CreateProduct(ctx, eleanor.ProductInput{Name: "spread",
+		Type: "t", Price: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range top.Replicas {
+		if err := lab.WaitReplicated(ctx, top.Primary, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	read := func(n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := store.FindProduct(ctx, id); err != nil {
+				t.Fatalf("read %d: %v", i, err)
+			}
+		}
+	}
+	read(20)
+	for _, name := range []string{"replica-1", "replica-2"} {
+		if n := logs.Count("read from replica", map[string]string{
+			"db": name}); n < 5 {
+			t.Errorf("%s served %d of 20 reads, want a fair share", name, n)
+		}
+	}
+
+	if err := top.Replicas[0].Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	read(20)
+	logs.Reset()
+	read(10)
+	if n := logs.Count("read from replica", map[string]string{
+		"db": "replica-2"}); n != 10 {
+		t.Errorf("replica-2 served %d of 10 reads with replica-1 down, "+
+			"want all", n)
+	}
+}
