@@ -36,8 +36,7 @@ type labFlags struct {
 
 func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c labFlags
-	s := newSettings("lab", labSummary,
-		stderr)
+	s := newSettings("lab", labSummary, stderr)
 	s.String(&c.dir, "dir", ".lab", "folder of the lab's data and logs")
 	s.Int(&c.port, "port", 8080, "front port; the API instances take the "+
 		"next ones, the databases and Redis servers port+10 and up")

@@ -99,8 +99,7 @@ func (c *serveFlags) register(s *settings) {
 func runServe(ctx context.Context, args []string,
 	stdout, stderr io.Writer) error {
 	var c serveFlags
-	s := newSettings("serve", "Serve the HTTP API.",
-		stderr)
+	s := newSettings("serve", "Serve the HTTP API.", stderr)
 	c.register(s)
 	if err := s.parse(args); err != nil {
 		return err
@@ -139,29 +138,32 @@ type app struct {
 	faults   *faults.Injector // nil without an admin token
 }
 
-func newApp(c *serveFlags, log *slog.Logger) (*app, error) {
-	a := &app{log: log}
+// newApp opens every dependency (lazily: nothing connects yet) and builds
+// the components on them.
+func newApp(c *serveFlags, log *slog.Logger) (a *app, err error) {
+	a = &app{log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
 	primary, err := a.node("primary", c.dbs.primary, c)
 	if err != nil {
-		a.close()
 		return nil, err
 	}
 	var replicas []*db.Node
 	for i, dsn := range c.dbs.replicaList() {
 		n, err := a.node(fmt.Sprintf("replica-%d", i+1), dsn, c)
 		if err != nil {
-			a.close()
 			return nil, err
 		}
 		replicas = append(replicas, n)
 	}
-
 	if a.cacheRdb, err = openRedis(c.cacheRedis, c.redisTimeout); err != nil {
-		a.close()
 		return nil, fmt.Errorf("cache-redis: %w", err)
 	}
 	if a.queueRdb, err = openRedis(c.queueRedis, c.redisTimeout); err != nil {
-		a.close()
 		return nil, fmt.Errorf("queue-redis: %w", err)
 	}
 	log.Info("starting", "component", "serve", "addr", c.addr,
@@ -169,6 +171,12 @@ func newApp(c *serveFlags, log *slog.Logger) (*app, error) {
 		"cache", redactURL(c.cacheRedis), "queue", redactURL(c.queueRedis),
 		"admin", c.adminToken != "")
 
+	a.build(c, primary, replicas)
+	return a, nil
+}
+
+// build wires the components on the opened dependencies.
+func (a *app) build(c *serveFlags, primary *db.Node, replicas []*db.Node) {
 	var inject func(context.Context, string) error
 	if c.adminToken != "" {
 		a.faults = newInjector(len(replicas))
@@ -178,24 +186,23 @@ func newApp(c *serveFlags, log *slog.Logger) (*app, error) {
 	}
 
 	a.flag = cache.NewFlag(a.cacheRdb, cache.FlagConfig{
-		Timeout: c.redisTimeout}, log)
+		Timeout: c.redisTimeout}, a.log)
 	a.router = db.NewRouter(primary, replicas, a.flag, db.RouterConfig{
 		QueryTimeout:  c.queryTimeout,
 		MaxLag:        c.maxLag,
 		CheckInterval: c.checkInterval,
 		Inject:        inject,
-	}, log)
+	}, a.log)
 	a.products = db.NewProductStore(a.router, nil)
 	a.tasks = queue.NewClient(a.queueRdb, queue.Config{
 		Timeout:      c.redisTimeout * 2,
 		ProbeTimeout: c.probeTimeout,
-	}, log)
+	}, a.log)
 	a.checker = health.New(a.checks(c), health.Options{
 		SuccessTTL: c.healthOK,
 		FailureTTL: c.healthFail,
-		Logger:     log,
+		Logger:     a.log,
 	})
-	return a, nil
 }
 
 func (a *app) node(name, dsn string, c *serveFlags) (*db.Node, error) {
