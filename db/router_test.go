@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -357,7 +358,7 @@ func (e *env) assertReadOnly(t *testing.T, firstWithin time.Duration) {
 		if eleanor.ErrorCode(err) != eleanor.EUNAVAILABLE {
 			t.Fatalf("write %d: %v, want unavailable", i, err)
 		}
-		if !asError(err, &ee) || ee.RetryAfter <= 0 {
+		if !errors.As(err, &ee) || ee.RetryAfter <= 0 {
 			t.Errorf("write %d: no Retry-After in %v", i, err)
 		}
 		bound := fastFail

@@ -17,32 +17,11 @@ import (
 
 	"github.com/eleanor-lab/eleanor"
 	"github.com/eleanor-lab/eleanor/health"
+	"github.com/eleanor-lab/eleanor/internal/fakeclock"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// clock is a manual clock for the TTL tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2019, 3, 18, 15, 2, 36, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // fake is a check whose outcome a test sets and whose runs it counts.
@@ -103,7 +82,7 @@ func runs(fs ...*fake) []int32 {
 }
 
 func TestCheckServesFreshResultsFromCache(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	db, cache := &fake{name: "db"}, &fake{name: "cache"}
 	c := health.New([]health.Check{db.check(), cache.check()},
 		health.Options{Now: clk.Now})
@@ -121,7 +100,7 @@ func TestCheckServesFreshResultsFromCache(t *testing.T) {
 }
 
 func TestCheckExpiresSuccessAndFailureSeparately(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	start := clk.Now()
 	good := &fake{name: "good"}
 	bad := &fake{name: "bad", err: errors.New("connection refused")}
@@ -161,7 +140,7 @@ func TestCheckExpiresSuccessAndFailureSeparately(t *testing.T) {
 }
 
 func TestOnRunIsCalledOnlyForRealRuns(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	replica := &fake{name: "replica", err: errors.New("replica down")}
 	c := health.New([]health.Check{replica.check()},
 		health.Options{Now: clk.Now})
@@ -384,7 +363,7 @@ func TestLogsRunsAtInfoAndCacheHitsAtDebug(t *testing.T) {
 		&slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := &fake{name: "db", err: errors.New("access denied")}
 	c := health.New([]health.Check{f.check()},
-		health.Options{Now: newClock().Now, Logger: log})
+		health.Options{Now: fakeclock.New().Now, Logger: log})
 
 	checkAll(t, c, false)
 	checkAll(t, c, false)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/eleanor-lab/eleanor"
+	"github.com/eleanor-lab/eleanor/internal/logrec"
 	"github.com/eleanor-lab/eleanor/lab"
 	"github.com/eleanor-lab/eleanor/lab/labtest"
 	"github.com/eleanor-lab/eleanor/queue"
@@ -59,83 +58,11 @@ func startWorker(t *testing.T, rdb redis.UniversalClient,
 	return w
 }
 
-// entry is one log record, with its attributes as text.
-type entry struct {
-	Time  time.Time
-	Level slog.Level
-	Msg   string
-	Attrs map[string]string
+// newLogger returns a logger that records everything.
+func newLogger() (*slog.Logger, *logrec.Recorder) {
+	rec := logrec.New(nil)
+	return rec.Logger(), rec
 }
-
-// recorder keeps the records of every logger made by newLogger.
-type recorder struct {
-	mu      sync.Mutex
-	entries []entry
-}
-
-// find returns the entries with the given message whose attributes
-// include all of those given.
-func (r *recorder) find(msg string, attrs map[string]string) []entry {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-
-	var found []entry
-	for _, e := range r.entries {
-		if e.Msg == msg && hasAttrs(e, attrs) {
-			found = append(found, e)
-		}
-	}
-	return found
-}
-
-// hasAttrs reports whether e has every attribute of attrs.
-func hasAttrs(e entry, attrs map[string]string) bool {
-	for k, v := range attrs {
-		if e.Attrs[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// recordHandler is a slog.Handler that stores records in a recorder.
-type recordHandler struct {
-	rec   *recorder
-	attrs []slog.Attr
-}
-
-// newLogger returns a logger that records everything at Info and above.
-func newLogger() (*slog.Logger, *recorder) {
-	rec := &recorder{}
-	return slog.New(&recordHandler{rec: rec}), rec
-}
-
-func (h *recordHandler) Enabled(_ context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo
-}
-
-func (h *recordHandler) Handle(_ context.Context, r slog.Record) error {
-	e := entry{Time: r.Time, Level: r.Level, Msg: r.Message,
-		Attrs: map[string]string{}}
-	for _, a := range h.attrs {
-		e.Attrs[a.Key] = a.Value.String()
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		e.Attrs[a.Key] = a.Value.String()
-		return true
-	})
-
-	h.rec.mu.Lock()
-	defer h.rec.mu.Unlock()
-	h.rec.entries = append(h.rec.entries, e)
-	return nil
-}
-
-func (h *recordHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &recordHandler{rec: h.rec, attrs: slices.Concat(h.attrs, attrs)}
-}
-
-func (h *recordHandler) WithGroup(string) slog.Handler { return h }
 
 // waitState polls the task's status until it is in state want, and
 // returns that status. It fails the test after the timeout.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eleanor-lab/eleanor"
 	"github.com/eleanor-lab/eleanor/backoff"
+	"github.com/eleanor-lab/eleanor/internal/logrec"
 	"github.com/eleanor-lab/eleanor/queue"
 )
 
@@ -34,7 +35,7 @@ func TestAddSucceeds(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("TaskStatus (-want +got):\n%s", diff)
 	}
-	logged := rec.find("task enqueued", map[string]string{
+	logged := rec.Find("task enqueued", map[string]string{
 		"component": "queue", "task_id": id, "kind": "add"})
 	if len(logged) != 1 {
 		t.Errorf("enqueue logged %d times, want once", len(logged))
@@ -74,7 +75,7 @@ func TestRetryEverySecond(t *testing.T) {
 		t.Errorf("results %q then %q, want %q",
 			retrying.Result, final.Result, wantErr)
 	}
-	retries := rec.find("task failed, retry scheduled",
+	retries := rec.Find("task failed, retry scheduled",
 		map[string]string{"task_id": id, "component": "worker"})
 	var delays []string
 	for _, e := range retries {
@@ -84,7 +85,7 @@ func TestRetryEverySecond(t *testing.T) {
 	if diff := cmp.Diff(want, delays); diff != "" {
 		t.Errorf("logged delays (-want +got):\n%s", diff)
 	}
-	last := rec.find("task failed for good, no retry left",
+	last := rec.Find("task failed for good, no retry left",
 		map[string]string{"task_id": id, "attempt": "4"})
 	checkGaps(t, slices.Concat(retries, last), []time.Duration{
 		time.Second, time.Second, time.Second,
@@ -112,7 +113,7 @@ func TestExpoFollowsPolicy(t *testing.T) {
 	}
 	waitState(t, c, id, eleanor.TaskFailure, 9*time.Second)
 
-	retries := rec.find("task failed, retry scheduled",
+	retries := rec.Find("task failed, retry scheduled",
 		map[string]string{"task_id": id, "kind": "add_expo"})
 	var got []string
 	for _, e := range retries {
@@ -122,7 +123,7 @@ func TestExpoFollowsPolicy(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("logged attempts and delays (-want +got):\n%s", diff)
 	}
-	last := rec.find("task failed for good, no retry left",
+	last := rec.Find("task failed for good, no retry left",
 		map[string]string{"task_id": id})
 	checkGaps(t, slices.Concat(retries, last), []time.Duration{
 		time.Second, 2 * time.Second, 2 * time.Second,
@@ -133,7 +134,7 @@ func TestExpoFollowsPolicy(t *testing.T) {
 // entries, are spaced by the policy's delays: asynq's whole seconds allow
 // half a second either way, the worker's polling adds up to 0.15s, and a
 // busy machine needs a margin.
-func checkGaps(t *testing.T, attempts []entry, delays []time.Duration) {
+func checkGaps(t *testing.T, attempts []logrec.Record, delays []time.Duration) {
 	t.Helper()
 
 	if len(attempts) != len(delays)+1 {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/eleanor-lab/eleanor/internal/fakeclock"
 	"github.com/eleanor-lab/eleanor/ratelimit"
 )
 
@@ -136,7 +137,7 @@ func TestFailsOpenWithinTimeoutWhenRedisHangs(t *testing.T) {
 	srv := startRedis(t)
 	logs := &recorder{}
 	const timeout = 100 * time.Millisecond
-	clk := newClock()
+	clk := fakeclock.New()
 	l := ratelimit.New(client(t, srv), ratelimit.Options{
 		Timeout:  timeout,
 		Logger:   slog.New(logs),

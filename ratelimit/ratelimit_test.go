@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
+	"github.com/eleanor-lab/eleanor/internal/fakeclock"
 	"github.com/eleanor-lab/eleanor/ratelimit"
 )
 
@@ -70,7 +71,7 @@ func TestClientIP(t *testing.T) {
 }
 
 func TestFailOpenWarnsAtMostOncePerInterval(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	logs := &recorder{}
 	fake := &fakeRedis{}
 	fake.down.Store(true)
@@ -104,7 +105,7 @@ func TestFailOpenWarnsAtMostOncePerInterval(t *testing.T) {
 }
 
 func TestFailOpenSkipsRedisDuringCooldown(t *testing.T) {
-	clk := newClock()
+	clk := fakeclock.New()
 	fake := &fakeRedis{}
 	fake.down.Store(true)
 	l := ratelimit.New(fake, ratelimit.Options{
@@ -247,26 +248,4 @@ func (r *recorder) lines() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.got...)
-}
-
-// clock is a manual clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock {
-	return &clock{t: time.Date(2019, 3, 18, 15, 2, 36, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }

@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Record is one log record, its attributes formatted as strings.
 type Record struct {
+	Time    time.Time
 	Level   slog.Level
 	Message string
 	Attrs   map[string]string
@@ -67,7 +69,8 @@ func (r *Recorder) Handle(ctx context.Context, rec slog.Record) error {
 	root := r.root()
 	root.mu.Lock()
 	root.records = append(root.records,
-		Record{Level: rec.Level, Message: rec.Message, Attrs: attrs})
+		Record{Time: rec.Time, Level: rec.Level, Message: rec.Message,
+			Attrs: attrs})
 	root.mu.Unlock()
 	if root.copyTo != nil {
 		return root.copyTo.WithAttrs(r.attrs).Handle(ctx, rec)
