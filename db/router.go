@@ -53,6 +53,11 @@ type RouterConfig struct {
 	// the node's name; an error it returns stands for an unreachable
 	// server. It is the fault injector's hook.
 	Inject func(ctx context.Context, node string) error
+
+	// OnRoute, when not nil, is told of every routing decision: the
+	// operation ("read", "retry", "write" or "refused"), the database
+	// and the reason. Metrics hook in here.
+	OnRoute func(op, db, reason string)
 }
 
 func (c *RouterConfig) setDefaults() {
@@ -105,7 +110,9 @@ func (n *Node) DB() *sql.DB { return n.db }
 // Up reports whether the router currently sends queries to the node.
 func (n *Node) Up() bool { return n.up.Load() }
 
-func (n *Node) lagState() (time.Duration, bool) {
+// Lag returns the node's replication lag as last measured; known is false
+// for the primary, and for a replica whose replication is not running.
+func (n *Node) Lag() (lag time.Duration, known bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.lag, n.lagKnown
@@ -151,16 +158,24 @@ func (r *Router) Write(ctx context.Context,
 	if !r.primary.Up() {
 		r.log.Warn("write refused: primary down", "db", r.primary.name,
 			"reason", "primary down")
+		r.observe("refused", r.primary.name, "primary down")
 		return r.readOnly(nil)
 	}
 
 	r.log.Info("write to primary", "db", r.primary.name)
+	r.observe("write", r.primary.name, "")
 	err := r.attempt(ctx, r.primary, fn)
 	if isConnError(err) && ctx.Err() == nil {
 		r.markDown(r.primary, err)
 		return r.readOnly(err)
 	}
 	return err
+}
+
+func (r *Router) observe(op, db, reason string) {
+	if r.cfg.OnRoute != nil {
+		r.cfg.OnRoute(op, db, reason)
+	}
 }
 
 func (r *Router) readOnly(cause error) error {
@@ -189,6 +204,7 @@ func (r *Router) Read(ctx context.Context,
 		if i == 0 {
 			r.log.Info("read from "+step.role(), "db", step.node.name,
 				"reason", step.reason)
+			r.observe("read", step.node.name, step.reason)
 		}
 
 		err = r.attempt(ctx, step.node, fn)
@@ -215,6 +231,7 @@ func (r *Router) Read(ctx context.Context,
 			next := plan[i+1].node
 			r.log.Log(ctx, level, "read retried on "+next.name,
 				"db", next.name, "reason", why, "err", err)
+			r.observe("retry", next.name, why)
 		}
 	}
 	switch {
@@ -284,7 +301,7 @@ func (s step) role() string {
 func (r *Router) plan() []step {
 	states := make([]nodeState, len(r.replicas))
 	for i, n := range r.replicas {
-		lag, known := n.lagState()
+		lag, known := n.Lag()
 		states[i] = nodeState{up: n.Up(), lag: lag, lagKnown: known}
 	}
 	force := r.flag != nil && r.flag.ForcePrimary()

@@ -271,6 +271,21 @@ func (s *service) doQuiet(method, path string) response {
 		at: time.Now()}
 }
 
+// text GETs path and returns its body, failing the test unless it is 200.
+func (s *service) text(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(s.url + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+	return string(body)
+}
+
 // waitFor polls cond until it holds or the bound passes.
 func waitFor(t *testing.T, what string, within time.Duration,
 	cond func() bool) {

@@ -129,6 +129,20 @@ func (s *service) testWalkthrough(t *testing.T) {
 	waitFor(t, "expo retry logged", 15*time.Second, func() bool {
 		return len(s.logs.lines("retry scheduled", expoID, "delay=")) >= 1
 	})
+
+	// The decisions the logs showed are counted in the metrics too.
+	metrics := s.text(t, "/metrics")
+	for _, want := range []string{
+		`eleanor_db_routing_total{db="primary",op="write",reason=""}`,
+		`eleanor_db_routing_total{db="replica-1",op="read",` +
+			`reason="replica healthy"}`,
+		`eleanor_health_check_passed{checker="task_check"} 1`,
+		`eleanor_db_up{db="replica-1"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // assertRow checks with SQL that the product row is on server m.

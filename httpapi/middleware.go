@@ -67,15 +67,23 @@ func (rec *statusRecorder) Unwrap() http.ResponseWriter {
 	return rec.ResponseWriter
 }
 
-// logRequests logs each request at Debug: the routing decisions logged at
-// Info tell a demo audience more than one line per request would.
-func (s *Server) logRequests(next http.Handler) http.Handler {
+// observe logs each request at Debug, and tells Deps.Observe of it. The
+// routing decisions logged at Info tell a demo audience more than one line
+// per request would.
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
+		took := time.Since(start)
+		if rec.status == 0 {
+			rec.status = http.StatusOK // the handler wrote nothing
+		}
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start),
-			"remote", r.RemoteAddr)
+			"status", rec.status, "duration", took, "remote", r.RemoteAddr)
+		if s.deps.Observe != nil {
+			_, route := s.mux.Handler(r)
+			s.deps.Observe(route, r.Method, rec.status, took)
+		}
 	})
 }

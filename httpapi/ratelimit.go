@@ -17,10 +17,12 @@ const (
 
 // RouteClass tells the rate limiter which class a request belongs to. The
 // shallow /api/echo has none: it must answer whatever happens, so that
-// load balancers can always tell the process is alive.
+// load balancers can always tell the process is alive; nor have the
+// metrics and the dashboard, which must not go blind under load.
 func RouteClass(r *http.Request) string {
 	switch {
-	case r.URL.Path == "/api/echo":
+	case r.URL.Path == "/api/echo" || r.URL.Path == "/metrics" ||
+		r.URL.Path == "/dashboard":
 		return ""
 	case r.URL.Path == "/api/health":
 		return ClassHealth

@@ -51,6 +51,15 @@ type Deps struct {
 	Limit    func(http.Handler) http.Handler
 	Faults   *faults.Injector // nil: no fault injection
 	Log      *slog.Logger
+
+	// Observe, if not nil, is told of every answered request: the
+	// pattern it matched ("/" for unknown paths), its method, status
+	// and duration. Metrics hook in here.
+	Observe func(route, method string, status int, took time.Duration)
+
+	// Metrics, if not nil, serves GET /metrics, and enables the live
+	// dashboard at GET /dashboard that reads it.
+	Metrics http.Handler
 }
 
 // Server is the HTTP API.
@@ -58,6 +67,7 @@ type Server struct {
 	deps    Deps
 	cfg     Config
 	log     *slog.Logger
+	mux     *http.ServeMux
 	handler http.Handler
 }
 
@@ -97,8 +107,14 @@ func (s *Server) routes() http.Handler {
 		{"GET", "/api/task/{id}", s.taskStatus},
 	}
 	table = append(table, s.adminRoutes()...)
+	if s.deps.Metrics != nil {
+		table = append(table,
+			route{"GET", "/metrics", s.deps.Metrics.ServeHTTP},
+			route{"GET", "/dashboard", s.dashboard})
+	}
 
 	mux := http.NewServeMux()
+	s.mux = mux
 	// paths knows every path whatever the method, to tell a wrong method
 	// (405) from an unknown path (404) in JSON: the mux's own answers
 	// are plain text.
@@ -126,7 +142,7 @@ func (s *Server) routes() http.Handler {
 	if s.deps.Limit != nil {
 		h = s.deps.Limit(h)
 	}
-	return s.recoverer(s.logRequests(s.withTimeout(h)))
+	return s.recoverer(s.observe(s.withTimeout(h)))
 }
 
 // ListenAndServe serves on addr until ctx ends, then shuts down

@@ -296,3 +296,42 @@ func TestRouteClass(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsAndDashboard(t *testing.T) {
+	type seen struct {
+		route, method string
+		status        int
+	}
+	var observed []seen
+	h := httpapi.NewServer(httpapi.Deps{Products: &products{},
+		Tasks: tasks{}, Health: checker{ok: true},
+		Log: slog.New(slog.DiscardHandler),
+		Observe: func(route, method string, status int, _ time.Duration) {
+			observed = append(observed, seen{route, method, status})
+		},
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, "eleanor_up 1\n")
+		}),
+	}, httpapi.Config{})
+
+	call(t, h, "GET", "/api/product/"+strings.Repeat("a", 32), "", nil)
+	call(t, h, "GET", "/nowhere", "", nil)
+	want := []seen{{"GET /api/product/{id}", "GET", 200}, {"/", "GET", 404}}
+	if diff := cmp.Diff(want, observed,
+		cmp.AllowUnexported(seen{})); diff != "" {
+		t.Errorf("observed (-want +got):\n%s", diff)
+	}
+
+	for path, wantType := range map[string]string{
+		"/metrics":   "",
+		"/dashboard": "text/html; charset=utf-8",
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != 200 || (wantType != "" &&
+			w.Header().Get("Content-Type") != wantType) {
+			t.Errorf("GET %s: %d %q", path, w.Code,
+				w.Header().Get("Content-Type"))
+		}
+	}
+}

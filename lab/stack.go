@@ -90,9 +90,11 @@ func buildStack(o StackOptions) (*Stack, error) {
 	return &Stack{addrs: map[string]string{}}, nil
 }
 
-// plan settles the front port and the API instances' ports. Without
-// nginx the only API instance listens on the front port itself.
-func (o *StackOptions) plan(withNginx bool) (apiPorts []int, err error) {
+// plan settles the front port, the API instances' ports and the port of
+// the worker's metrics (Port+5). Without nginx the only API instance
+// listens on the front port itself.
+func (o *StackOptions) plan(withNginx bool) (apiPorts []int, metricsPort int,
+	err error) {
 	if o.APIs <= 0 {
 		o.APIs = 1
 		if withNginx {
@@ -100,11 +102,11 @@ func (o *StackOptions) plan(withNginx bool) (apiPorts []int, err error) {
 		}
 	}
 	if o.Port == 0 {
-		ports, err := FreePorts(o.APIs + 1)
+		ports, err := FreePorts(o.APIs + 2)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		o.Port, apiPorts = ports[0], ports[1:]
+		o.Port, metricsPort, apiPorts = ports[0], ports[1], ports[2:]
 	} else {
 		if o.PortBase == 0 {
 			o.PortBase = o.Port + 10
@@ -112,16 +114,17 @@ func (o *StackOptions) plan(withNginx bool) (apiPorts []int, err error) {
 		for i := 1; i <= o.APIs; i++ {
 			apiPorts = append(apiPorts, o.Port+i)
 		}
+		metricsPort = o.Port + 5
 	}
 	if !withNginx {
 		apiPorts = []int{o.Port}
 	}
-	return apiPorts, nil
+	return apiPorts, metricsPort, nil
 }
 
 func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	withNginx := !o.NoNginx && Require(NginxName) == nil
-	apiPorts, err := o.plan(withNginx)
+	apiPorts, metricsPort, err := o.plan(withNginx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +143,7 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	if err := s.migrate(ctx, o.Binary, env); err != nil {
 		return err
 	}
-	s.buildEleanor(o, env, apiPorts)
+	s.buildEleanor(o, env, apiPorts, metricsPort)
 	if withNginx {
 		if err := s.buildNginx(o); err != nil {
 			return err
@@ -155,7 +158,8 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 }
 
 // buildEleanor prepares the API instances and the worker.
-func (s *Stack) buildEleanor(o StackOptions, env []string, apiPorts []int) {
+func (s *Stack) buildEleanor(o StackOptions, env []string, apiPorts []int,
+	metricsPort int) {
 	for i, port := range apiPorts {
 		name := APIName(i + 1)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -169,11 +173,14 @@ func (s *Stack) buildEleanor(o StackOptions, env []string, apiPorts []int) {
 			Port:  port,
 		}))
 	}
+	metrics := fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	s.addrs[WorkerName] = metrics
 	s.Worker = NewProcess(Spec{
 		Name: WorkerName,
 		Argv: []string{o.Binary, "worker"},
-		Env:  append(append([]string{}, env...), o.WorkerEnv...),
-		Out:  s.logTo(o.Out, WorkerName),
+		Env: append(append([]string{"ELEANOR_METRICS_ADDR=" + metrics},
+			env...), o.WorkerEnv...),
+		Out: s.logTo(o.Out, WorkerName),
 	})
 }
 

@@ -60,6 +60,11 @@ type WorkerConfig struct {
 	// follow the policy to within about this interval, at the price of a
 	// few small Redis calls a second per worker.
 	PollInterval time.Duration
+
+	// OnAttempt, if not nil, is told of every attempt of a task, with
+	// the task's kind and the attempt's outcome: "success", "retry" or
+	// "failure". Metrics hook in here.
+	OnAttempt func(kind, outcome string)
 }
 
 // withDefaults returns c with its zero fields set to their defaults.
@@ -171,6 +176,29 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // process runs one task: it is the worker's asynq handler.
 func (w *Worker) process(ctx context.Context, t *asynq.Task) error {
+	err := w.handle(ctx, t)
+	if w.cfg.OnAttempt != nil && t.Type() != probeType {
+		w.cfg.OnAttempt(t.Type(), attemptOutcome(ctx, err))
+	}
+	return err
+}
+
+// attemptOutcome names the outcome of an attempt: "success", "retry" when
+// asynq will run it again, "failure" when it will not.
+func attemptOutcome(ctx context.Context, err error) string {
+	if err == nil {
+		return "success"
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	if retried >= maxRetry || errors.Is(err, asynq.SkipRetry) {
+		return "failure"
+	}
+	return "retry"
+}
+
+// handle runs one task by its type.
+func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	switch t.Type() {
 	case string(eleanor.TaskAdd):
 		return w.add(ctx, t)

@@ -147,6 +147,10 @@ func printBanner(w io.Writer, s *lab.Stack, dir string) {
 			fmt.Fprintf(&b, "  %-10s http://%s\n", p.Name(), s.Addr(p.Name()))
 		}
 	}
+	fmt.Fprintf(&b, "  %-10s http://%s/dashboard  (live, for the stage)\n",
+		"dashboard", s.Addr(s.APIs[0].Name()))
+	fmt.Fprintf(&b, "  %-10s http://%s/metrics and http://%s/metrics\n",
+		"metrics", s.Addr(s.APIs[0].Name()), s.Addr(lab.WorkerName))
 	dbs := append([]*lab.MariaDB{s.Primary}, s.Replicas...)
 	for _, m := range dbs {
 		fmt.Fprintf(&b, "  %-10s mariadb -h 127.0.0.1 -P %d -u root %s\n",

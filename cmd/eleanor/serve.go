@@ -18,6 +18,7 @@ import (
 	"github.com/eleanor-lab/eleanor/faults"
 	"github.com/eleanor-lab/eleanor/health"
 	"github.com/eleanor-lab/eleanor/httpapi"
+	"github.com/eleanor-lab/eleanor/metrics"
 	"github.com/eleanor-lab/eleanor/queue"
 	"github.com/eleanor-lab/eleanor/ratelimit"
 	"github.com/redis/go-redis/v9"
@@ -136,12 +137,13 @@ type app struct {
 	checker  *health.Checker
 	products *db.ProductStore
 	faults   *faults.Injector // nil without an admin token
+	metrics  *metrics.Metrics
 }
 
 // newApp opens every dependency (lazily: nothing connects yet) and builds
 // the components on them.
 func newApp(c *serveFlags, log *slog.Logger) (a *app, err error) {
-	a = &app{log: log}
+	a = &app{log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -192,7 +194,13 @@ func (a *app) build(c *serveFlags, primary *db.Node, replicas []*db.Node) {
 		MaxLag:        c.maxLag,
 		CheckInterval: c.checkInterval,
 		Inject:        inject,
+		OnRoute:       a.metrics.Route,
 	}, a.log)
+	a.metrics.Database(primary.Name(), primary.Up)
+	for _, n := range replicas {
+		a.metrics.Database(n.Name(), n.Up)
+		a.metrics.Replica(n.Name(), n.Lag)
+	}
 	a.products = db.NewProductStore(a.router, nil)
 	a.tasks = queue.NewClient(a.queueRdb, queue.Config{
 		Timeout:      c.redisTimeout * 2,
@@ -233,6 +241,8 @@ func (a *app) run(ctx context.Context, c *serveFlags,
 		Health:   a.checker,
 		Faults:   a.faults,
 		Log:      a.log,
+		Observe:  a.metrics.Request,
+		Metrics:  a.metrics.Handler(),
 	}
 	if c.rateLimit {
 		lim := ratelimit.New(a.cacheRdb, ratelimit.Options{
@@ -301,7 +311,21 @@ func (a *app) checks(c *serveFlags) []health.Check {
 				return "tasks ok", nil
 			}},
 	)
+	for i := range checks {
+		checks[i].OnRun = a.recordRun(checks[i].Name, checks[i].OnRun)
+	}
 	return checks
+}
+
+// recordRun returns an OnRun hook that records the outcome in the
+// metrics, then calls next, if any.
+func (a *app) recordRun(name string, next func(bool)) func(bool) {
+	return func(passed bool) {
+		a.metrics.CheckRan(name, passed)
+		if next != nil {
+			next(passed)
+		}
+	}
 }
 
 func (a *app) pingDB(n *db.Node,

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/eleanor-lab/eleanor/backoff"
+	"github.com/eleanor-lab/eleanor/metrics"
 	"github.com/eleanor-lab/eleanor/queue"
 )
 
@@ -19,6 +23,7 @@ func runWorker(ctx context.Context, args []string,
 		cfg          queue.WorkerConfig
 		retryDelay   time.Duration
 		expo         backoff.Exponential
+		metricsAddr  string
 	)
 	s := newSettings("worker", "Run tasks from the queue. SIGINT or "+
 		"SIGTERM lets running tasks finish, or puts them back in the "+
@@ -46,6 +51,8 @@ func runWorker(ctx context.Context, args []string,
 			"mid-task in a demo)")
 	s.Duration(&cfg.PollInterval, "poll-interval", queue.DefaultPollInterval,
 		"how often the worker looks for due retries and new tasks")
+	s.String(&metricsAddr, "metrics-addr", "",
+		"address serving the worker's metrics at /metrics; empty: none")
 	if err := s.parse(args); err != nil {
 		return err
 	}
@@ -67,5 +74,30 @@ func runWorker(ctx context.Context, args []string,
 		"queue", redactURL(queueRedis), "retry_delay", retryDelay,
 		"backoff_base", expo.Base, "backoff_cap", expo.Cap)
 
+	m := metrics.New()
+	cfg.OnAttempt = m.Task
+	if metricsAddr != "" {
+		stop, err := serveMetrics(metricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return queue.NewWorker(rdb, cfg, log).Run(ctx)
+}
+
+// serveMetrics serves m at addr/metrics in the background, and returns a
+// function that stops it.
+func serveMetrics(addr string, m *metrics.Metrics,
+	log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	log.Info("serving metrics", "component", "worker", "addr", addr)
+	return func() { srv.Close() }, nil
 }
