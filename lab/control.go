@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,8 +29,15 @@ func Actions() []string {
 	return []string{"stop", "start", "restart", "freeze", "thaw", "kill"}
 }
 
-// controlSocket is where a running lab listens for control requests.
-func controlSocket(dir string) string { return socketPath(dir, "lab.sock") }
+// controlSocket is where a running lab listens for control requests. The
+// folder is made absolute first, so that a relative and an absolute
+// spelling of it agree even when the socket must live elsewhere.
+func controlSocket(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return socketPath(dir, "lab.sock")
+}
 
 // ServeControl answers the requests of Control on a unix socket in the
 // stack's folder until ctx ends. The lab running in the foreground owns
