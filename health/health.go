@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/eleanor-lab/eleanor"
+	"github.com/eleanor-lab/eleanor/internal/bounded"
 )
 
 // Defaults used when the matching field is zero.
@@ -229,12 +230,6 @@ func (c *Checker) run(
 	return r, took
 }
 
-// outcome is what one call of a Run function produced.
-type outcome struct {
-	out string
-	err error
-}
-
 // callBounded calls run in its own goroutine and waits for it at most until
 // ctx ends, so that a check that ignores its context still cannot hold up
 // the health response. Such a check's goroutine lives on until it returns.
@@ -243,34 +238,30 @@ func (c *Checker) callBounded(
 	chk Check,
 	timeout time.Duration,
 ) (string, error) {
-	// Buffered, so that a late run can deliver and exit with no reader.
-	done := make(chan outcome, 1)
-	go func() { done <- c.callSafely(ctx, chk) }()
-
-	select {
-	case o := <-done:
-		return truncate(o.out), o.err
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return "", fmt.Errorf("check timed out after %s", timeout)
-		}
-		return "", errors.New("check canceled")
+	out, err := bounded.Call(ctx, func() (string, error) {
+		return c.callSafely(ctx, chk)
+	})
+	switch {
+	case err == nil || ctx.Err() == nil:
+		return truncate(out), err
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "", fmt.Errorf("check timed out after %s", timeout)
 	}
+	return "", errors.New("check canceled")
 }
 
 // callSafely calls the check's Run and turns a panic into an error, because
 // a broken check must fail its result, not crash the process.
-func (c *Checker) callSafely(ctx context.Context, chk Check) (o outcome) {
+func (c *Checker) callSafely(ctx context.Context,
+	chk Check) (out string, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.log.Error("check panicked", "checker", chk.Name,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			o = outcome{err: errors.New("check panicked")}
+			out, err = "", errors.New("check panicked")
 		}
 	}()
-
-	out, err := chk.Run(ctx)
-	return outcome{out: out, err: err}
+	return chk.Run(ctx)
 }
 
 // logRun records a check that really ran; failures carry their output so

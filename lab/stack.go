@@ -267,10 +267,12 @@ func (s *Stack) Components() []*Process {
 // Component returns the process called name: a topology component,
 // "api-1", "api-2", "worker" or "nginx".
 func (s *Stack) Component(name string) (*Process, bool) {
-	if name == "replica" {
-		name = ReplicaName(1)
+	if s.Topology != nil {
+		if p, ok := s.Topology.Component(name); ok {
+			return p, true
+		}
 	}
-	for _, p := range s.Components() {
+	for _, p := range s.eleanorAndNginx() {
 		if p.Name() == name {
 			return p, true
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/eleanor-lab/eleanor"
+	"github.com/eleanor-lab/eleanor/internal/bounded"
 )
 
 // retryAfter is what a client is told to wait when the queue is down: long
@@ -168,28 +169,13 @@ func (c *Client) TaskStatus(ctx context.Context,
 }
 
 // taskInfo asks asynq about one task. asynq's Inspector takes no context,
-// so the call runs aside and taskInfo stops waiting when ctx ends; the
-// call itself lives on until Redis answers or rdb's own timeouts fire,
-// and its answer is then dropped.
+// so taskInfo stops waiting when ctx ends; the call itself lives on until
+// Redis answers or rdb's own timeouts fire.
 func (c *Client) taskInfo(ctx context.Context,
 	queue, id string) (*asynq.TaskInfo, error) {
-	type answer struct {
-		info *asynq.TaskInfo
-		err  error
-	}
-	done := make(chan answer, 1) // buffered: the call never blocks on it
-
-	go func() {
-		info, err := c.inspector.GetTaskInfo(queue, id)
-		done <- answer{info, err}
-	}()
-
-	select {
-	case a := <-done:
-		return a.info, a.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return bounded.Call(ctx, func() (*asynq.TaskInfo, error) {
+		return c.inspector.GetTaskInfo(queue, id)
+	})
 }
 
 // toStatus translates asynq's view of a task into the seed's states.

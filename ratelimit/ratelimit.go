@@ -23,6 +23,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/eleanor-lab/eleanor/internal/bounded"
 	"github.com/eleanor-lab/eleanor/internal/throttle"
 )
 
@@ -168,12 +169,6 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) Decision {
 	}
 }
 
-// result carries the answer of one Redis call out of its goroutine.
-type result struct {
-	res *redis_rate.Result
-	err error
-}
-
 // ask runs the GCRA script, waiting at most the limiter's timeout. The call
 // runs in its own goroutine because a Redis client that does not apply
 // context deadlines to socket reads (go-redis without
@@ -186,20 +181,9 @@ func (l *Limiter) ask(
 ) (*redis_rate.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-
-	// Buffered, so that a late answer can be delivered with no reader.
-	done := make(chan result, 1)
-	go func() {
-		res, err := l.gcra.Allow(ctx, key, lim)
-		done <- result{res, err}
-	}()
-
-	select {
-	case r := <-done:
-		return r.res, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return bounded.Call(ctx, func() (*redis_rate.Result, error) {
+		return l.gcra.Allow(ctx, key, lim)
+	})
 }
 
 // failOpen allows a request that Redis could not rule on, and warns unless
