@@ -11,6 +11,7 @@ import (
 	"github.com/eleanor-lab/eleanor"
 	"github.com/eleanor-lab/eleanor/db"
 	"github.com/eleanor-lab/eleanor/internal/logrec"
+	"github.com/eleanor-lab/eleanor/internal/waitfor"
 	"github.com/eleanor-lab/eleanor/lab"
 	"github.com/eleanor-lab/eleanor/lab/labtest"
 )
@@ -167,19 +168,6 @@ func (e *env) testCreateRace(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the bound passes.
-func waitFor(t *testing.T, what string, within time.Duration,
-	cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // mend runs fn at the end of the test, failing it if fn fails.
 func mend(t *testing.T, what string, fn func(ctx context.Context) error) {
 	t.Cleanup(func() {
@@ -196,7 +184,7 @@ func (e *env) replica() *lab.MariaDB { return e.top.Replicas[0] }
 // routedTo waits until the router believes the replica is up or down.
 func (e *env) waitReplicaUp(t *testing.T, up bool) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("replica up=%v", up), recoverWithin, func() bool {
+	waitfor.Until(t, fmt.Sprintf("replica up=%v", up), recoverWithin, func() bool {
 		return e.router.Replicas()[0].Up() == up
 	})
 }
@@ -226,7 +214,7 @@ func (e *env) testReplicaLagging(t *testing.T) {
 	mend(t, "start replication", e.replica().StartReplication)
 
 	e.logs.Reset()
-	waitFor(t, "reads routed to the primary for lag", recoverWithin,
+	waitfor.Until(t, "reads routed to the primary for lag", recoverWithin,
 		func() bool {
 			if _, err := e.store.FindProduct(ctx, id); err != nil {
 				t.Fatalf("read while lagging: %v", err)
@@ -239,7 +227,7 @@ func (e *env) testReplicaLagging(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.logs.Reset()
-	waitFor(t, "reads back on the replica", recoverWithin, func() bool {
+	waitfor.Until(t, "reads back on the replica", recoverWithin, func() bool {
 		if _, err := e.store.FindProduct(ctx, id); err != nil {
 			t.Fatalf("read after catching up: %v", err)
 		}
@@ -280,7 +268,7 @@ func (e *env) testReplicaStopped(t *testing.T) {
 	}
 	e.waitReplicaUp(t, true)
 	e.logs.Reset()
-	waitFor(t, "reads back on the replica", recoverWithin, func() bool {
+	waitfor.Until(t, "reads back on the replica", recoverWithin, func() bool {
 		e.readsNeverFail(t, id, 1, 2*queryTimeout)
 		return e.logs.Count("read from replica", nil) > 0
 	})
@@ -317,7 +305,7 @@ func (e *env) write(name string) (time.Duration, error) {
 
 func (e *env) testPrimaryStopped(t *testing.T) {
 	id := e.create(t, "primary stop probe")
-	waitFor(t, "replicated", recoverWithin, func() bool {
+	waitfor.Until(t, "replicated", recoverWithin, func() bool {
 		return lab.WaitReplicated(context.Background(), e.top.Primary,
 			e.replica()) == nil
 	})
@@ -341,7 +329,7 @@ func (e *env) testPrimaryStopped(t *testing.T) {
 	if err := e.top.Primary.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "writes accepted again", recoverWithin, func() bool {
+	waitfor.Until(t, "writes accepted again", recoverWithin, func() bool {
 		_, err := e.write("after the primary came back")
 		return err == nil
 	})
@@ -377,7 +365,7 @@ func (e *env) testPrimaryFrozen(t *testing.T) {
 	// replication included: a replica whose replication is down counts
 	// as lagging, and its reads go to the primary.
 	e.logs.Reset()
-	waitFor(t, "reads on the replica", recoverWithin, func() bool {
+	waitfor.Until(t, "reads on the replica", recoverWithin, func() bool {
 		e.readsNeverFail(t, id, 1, 2*queryTimeout)
 		return e.logs.Count("read from replica", nil) > 0
 	})
@@ -395,7 +383,7 @@ func (e *env) testPrimaryFrozen(t *testing.T) {
 	if err := e.top.Primary.Thaw(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "writes accepted again", recoverWithin, func() bool {
+	waitfor.Until(t, "writes accepted again", recoverWithin, func() bool {
 		_, err := e.write("after the primary thawed")
 		return err == nil
 	})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eleanor-lab/eleanor/cache"
+	"github.com/eleanor-lab/eleanor/internal/waitfor"
 	"github.com/eleanor-lab/eleanor/lab"
 )
 
@@ -86,7 +87,7 @@ func (s *service) testCacheStopped(t *testing.T) {
 
 	// Health reports the cache, and serves that failure from its cache.
 	var results []any
-	waitFor(t, "health reports the cache", recoverWithin, func() bool {
+	waitfor.Until(t, "health reports the cache", recoverWithin, func() bool {
 		r := s.do(t, "GET", "/api/health", "")
 		if r.status != 503 {
 			return false
@@ -99,7 +100,7 @@ func (s *service) testCacheStopped(t *testing.T) {
 	}
 
 	mend(t, s.top.Cache.Process)
-	waitFor(t, "health passes again", recoverWithin, func() bool {
+	waitfor.Until(t, "health passes again", recoverWithin, func() bool {
 		return s.do(t, "GET", "/api/health", "").status == 200
 	})
 }
@@ -116,7 +117,7 @@ func (s *service) testQueueStopped(t *testing.T) {
 	s.assertProductsWork(t, "queue down", fastAnswer)
 
 	mend(t, s.top.Queue.Process)
-	waitFor(t, "tasks accepted again", recoverWithin, func() bool {
+	waitfor.Until(t, "tasks accepted again", recoverWithin, func() bool {
 		return s.do(t, "PUT", "/api/task", "").status == 200
 	})
 }
@@ -136,7 +137,7 @@ func (s *service) testWorkerStopped(t *testing.T) {
 
 func (s *service) testPrimaryStopped(t *testing.T) {
 	id := s.createProduct(t, "before the primary stops")
-	waitFor(t, "replicated", recoverWithin, func() bool {
+	waitfor.Until(t, "replicated", recoverWithin, func() bool {
 		return lab.WaitReplicated(context.Background(), s.top.Primary,
 			s.top.Replicas[0]) == nil
 	})
@@ -159,7 +160,7 @@ func (s *service) testPrimaryStopped(t *testing.T) {
 	}
 
 	mend(t, s.top.Primary.Process)
-	waitFor(t, "writes accepted again", recoverWithin, func() bool {
+	waitfor.Until(t, "writes accepted again", recoverWithin, func() bool {
 		r := s.do(t, "POST", "/api/product",
 			`{"product_name": "after", "product_type": "t", "price": "1"}`)
 		return r.status == 200
@@ -185,18 +186,18 @@ func (s *service) testReplicaStopped(t *testing.T) {
 		n, err := rdb.Exists(context.Background(), cache.FlagKey).Result()
 		return err == nil && n == 1
 	}
-	waitFor(t, "health reports the replica", recoverWithin, func() bool {
+	waitfor.Until(t, "health reports the replica", recoverWithin, func() bool {
 		r := s.do(t, "GET", "/api/health", "")
 		return r.status == 503 && flagSet()
 	})
 
 	mend(t, s.top.Replicas[0].Process)
-	waitFor(t, "health passes and clears the flag", recoverWithin,
+	waitfor.Until(t, "health passes and clears the flag", recoverWithin,
 		func() bool {
 			r := s.do(t, "GET", "/api/health", "")
 			return r.status == 200 && !flagSet()
 		})
-	waitFor(t, "reads back on the replica", recoverWithin, func() bool {
+	waitfor.Until(t, "reads back on the replica", recoverWithin, func() bool {
 		before := len(s.logs.lines("read from replica"))
 		s.do(t, "GET", "/api/product/"+id, "")
 		return len(s.logs.lines("read from replica")) > before
@@ -207,7 +208,7 @@ func (s *service) testReplicaStopped(t *testing.T) {
 // are not slowed, and the others degrade within their timeouts.
 func (s *service) testFrozen(t *testing.T) {
 	id := s.createProduct(t, "before the freeze")
-	waitFor(t, "replicated", recoverWithin, func() bool {
+	waitfor.Until(t, "replicated", recoverWithin, func() bool {
 		return lab.WaitReplicated(context.Background(), s.top.Primary,
 			s.top.Replicas[0]) == nil
 	})

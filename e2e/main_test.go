@@ -285,16 +285,3 @@ func (s *service) text(t *testing.T, path string) string {
 	}
 	return string(body)
 }
-
-// waitFor polls cond until it holds or the bound passes.
-func waitFor(t *testing.T, what string, within time.Duration,
-	cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eleanor-lab/eleanor/internal/waitfor"
 	"github.com/eleanor-lab/eleanor/lab"
 	"github.com/google/go-cmp/cmp"
 
@@ -78,7 +79,7 @@ func (s *service) testWalkthrough(t *testing.T) {
 
 	// The row is on the primary, and replicated to the replica.
 	s.assertRow(t, s.top.Primary, id)
-	waitFor(t, "replicated", 10*time.Second, func() bool {
+	waitfor.Until(t, "replicated", 10*time.Second, func() bool {
 		return lab.WaitReplicated(context.Background(), s.top.Primary,
 			s.top.Replicas[0]) == nil
 	})
@@ -120,13 +121,13 @@ func (s *service) testWalkthrough(t *testing.T) {
 
 	retryID := s.enqueue(t, "/api/taskretry")
 	s.waitTask(t, retryID, "RETRY", "", 15*time.Second)
-	waitFor(t, "two retries logged at 1s", 15*time.Second, func() bool {
+	waitfor.Until(t, "two retries logged at 1s", 15*time.Second, func() bool {
 		return len(s.logs.lines("retry scheduled", retryID, "delay=1s")) >= 2
 	})
 
 	expoID := s.enqueue(t, "/api/taskexpo")
 	s.waitTask(t, expoID, "RETRY", "", 15*time.Second)
-	waitFor(t, "expo retry logged", 15*time.Second, func() bool {
+	waitfor.Until(t, "expo retry logged", 15*time.Second, func() bool {
 		return len(s.logs.lines("retry scheduled", expoID, "delay=")) >= 1
 	})
 
