@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -89,19 +90,34 @@ func savePorts(path string, ports map[string]int) error {
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
+// Free ports are drawn below the kernel's ephemeral range (32768 and up
+// on Linux), where the source ports of outgoing connections and the
+// ports of other programs that ask for "any port" come from: a server of
+// the lab stopped by a test must find its port still free when it starts
+// again.
+const (
+	minFreePort = 20000
+	maxFreePort = 32000
+)
+
 // FreePorts returns n distinct TCP ports that were free on 127.0.0.1.
 // Another program may take one before it is used; lab checks again at
 // start.
 func FreePorts(n int) ([]int, error) {
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			return nil, fmt.Errorf("free port: none found in %d-%d",
+				minFreePort, maxFreePort)
+		}
+		port := minFreePort + rand.IntN(maxFreePort-minFreePort)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
+			continue
 		}
 		// Keep it open until all are chosen, so none repeats.
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
