@@ -168,10 +168,12 @@ func printBanner(w io.Writer, s *lab.Stack, dir string) {
 	fmt.Fprintf(&b, "  curl -i %s/api/health\n", s.URL)
 	fmt.Fprintf(&b, "  curl -i -X PUT %s/api/task\n", s.URL)
 
+	// Show the command as it was typed: bin/eleanor under make lab.
+	self := os.Args[0]
 	fmt.Fprintf(&b, "\nBreak things from another terminal:\n")
-	fmt.Fprintf(&b, "  eleanor lab stop primary --dir %s   "+
-		"(or start, restart, freeze, thaw, kill)\n", dir)
-	fmt.Fprintf(&b, "  eleanor lab status --dir %s\n", dir)
+	fmt.Fprintf(&b, "  %s lab stop primary --dir %s   "+
+		"(or start, restart, freeze, thaw, kill)\n", self, dir)
+	fmt.Fprintf(&b, "  %s lab status --dir %s\n", self, dir)
 	fmt.Fprintf(&b, "\nCtrl-C stops everything.\n\n")
 	io.WriteString(w, b.String())
 }
