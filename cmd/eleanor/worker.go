@@ -14,70 +14,78 @@ import (
 	"github.com/eleanor-lab/eleanor/queue"
 )
 
-func runWorker(ctx context.Context, args []string,
-	stdout, stderr io.Writer) error {
-	var (
-		logs         logFlags
-		queueRedis   string
-		redisTimeout time.Duration
-		cfg          queue.WorkerConfig
-		retryDelay   time.Duration
-		expo         backoff.Exponential
-		metricsAddr  string
-	)
-	s := newSettings("worker", "Run tasks from the queue. SIGINT or "+
-		"SIGTERM lets running tasks finish, or puts them back in the "+
-		"queue, before it exits.", stderr)
-	logs.register(s)
-	s.String(&queueRedis, "queue-redis", "redis://127.0.0.1:6379/0",
+// workerFlags are the settings of eleanor worker.
+type workerFlags struct {
+	logs         logFlags
+	queueRedis   string
+	redisTimeout time.Duration
+	cfg          queue.WorkerConfig
+	retryDelay   time.Duration
+	expo         backoff.Exponential
+	metricsAddr  string
+}
+
+func (c *workerFlags) register(s *settings) {
+	c.logs.register(s)
+	s.String(&c.queueRedis, "queue-redis", "redis://127.0.0.1:6379/0",
 		"URL of the queue Redis")
-	s.Duration(&redisTimeout, "redis-timeout", 2*time.Second,
+	s.Duration(&c.redisTimeout, "redis-timeout", 2*time.Second,
 		"bound on each Redis call")
-	s.Int(&cfg.Concurrency, "worker-concurrency", queue.DefaultConcurrency,
+	s.Int(&c.cfg.Concurrency, "worker-concurrency", queue.DefaultConcurrency,
 		"tasks run at once")
-	s.Duration(&cfg.ShutdownTimeout, "shutdown-timeout",
+	s.Duration(&c.cfg.ShutdownTimeout, "shutdown-timeout",
 		queue.DefaultShutdownTimeout,
 		"time running tasks get to finish at shutdown before they go "+
 			"back to the queue")
-	s.Duration(&retryDelay, "retry-delay", time.Second,
+	s.Duration(&c.retryDelay, "retry-delay", time.Second,
 		"delay between the retries of /api/taskretry (the dangerous "+
 			"fixed policy)")
-	s.Duration(&expo.Base, "backoff-base", time.Second,
+	s.Duration(&c.expo.Base, "backoff-base", time.Second,
 		"first delay bound of /api/taskexpo's exponential backoff")
-	s.Duration(&expo.Cap, "backoff-cap", 60*time.Second,
+	s.Duration(&c.expo.Cap, "backoff-cap", 60*time.Second,
 		"largest delay bound of /api/taskexpo's exponential backoff")
-	s.Duration(&cfg.WorkDuration, "task-work", 0,
+	s.Duration(&c.cfg.WorkDuration, "task-work", 0,
 		"how long the normal task pretends to work (to kill a worker "+
 			"mid-task in a demo)")
-	s.Duration(&cfg.PollInterval, "poll-interval", queue.DefaultPollInterval,
+	s.Duration(&c.cfg.PollInterval, "poll-interval",
+		queue.DefaultPollInterval,
 		"how often the worker looks for due retries and new tasks")
-	s.String(&metricsAddr, "metrics-addr", "",
+	s.String(&c.metricsAddr, "metrics-addr", "",
 		"address serving the worker's metrics at /metrics; empty: none")
+}
+
+func runWorker(ctx context.Context, args []string,
+	stdout, stderr io.Writer) error {
+	var c workerFlags
+	s := newSettings("worker", "Run tasks from the queue. SIGINT or "+
+		"SIGTERM lets running tasks finish, or puts them back in the "+
+		"queue, before it exits.", stderr)
+	c.register(s)
 	if err := s.parse(args); err != nil {
 		return err
 	}
-	log, err := logs.logger(stderr)
+	log, err := c.logs.logger(stderr)
 	if err != nil {
 		return err
 	}
-
 	quietLibraryLogs(log)
 
-	rdb, err := openRedis(queueRedis, redisTimeout)
+	rdb, err := openRedis(c.queueRedis, c.redisTimeout)
 	if err != nil {
 		return fmt.Errorf("queue-redis: %w", err)
 	}
 	defer rdb.Close()
-	cfg.RetryPolicy = backoff.Fixed(retryDelay)
-	cfg.ExpoPolicy = expo
 	log.Info("starting", "component", "worker",
-		"queue", redactURL(queueRedis), "retry_delay", retryDelay,
-		"backoff_base", expo.Base, "backoff_cap", expo.Cap)
+		"queue", redactURL(c.queueRedis), "retry_delay", c.retryDelay,
+		"backoff_base", c.expo.Base, "backoff_cap", c.expo.Cap)
 
 	m := metrics.New()
+	cfg := c.cfg
+	cfg.RetryPolicy = backoff.Fixed(c.retryDelay)
+	cfg.ExpoPolicy = c.expo
 	cfg.OnAttempt = m.Task
-	if metricsAddr != "" {
-		stop, err := serveMetrics(metricsAddr, m, log)
+	if c.metricsAddr != "" {
+		stop, err := serveMetrics(c.metricsAddr, m, log)
 		if err != nil {
 			return err
 		}
