@@ -39,18 +39,23 @@ func controlSocket(dir string) string {
 	return socketPath(dir, "lab.sock")
 }
 
-// ServeControl answers the requests of Control on a unix socket in the
-// stack's folder until ctx ends. The lab running in the foreground owns
-// every process; another terminal only asks it to act, so that a
-// component restarted from there keeps streaming its log to the lab's
-// terminal.
-func (s *Stack) ServeControl(ctx context.Context, dir string) error {
+// ListenControl opens the control socket of the lab in dir, for
+// ServeControl. Control requests sent once it returns are answered.
+func ListenControl(dir string) (net.Listener, error) {
 	path := controlSocket(dir)
 	_ = os.Remove(path) // left by a lab that crashed
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	return ln, nil
+}
+
+// ServeControl answers the requests of Control on ln until ctx ends. The
+// lab running in the foreground owns every process; another terminal
+// only asks it to act, so that a component restarted from there keeps
+// streaming its log to the lab's terminal.
+func (s *Stack) ServeControl(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		s.writeStatus(w)

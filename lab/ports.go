@@ -11,6 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
+	"syscall"
 )
 
 // portsFile records a topology's ports in its folder, so that a restart
@@ -100,10 +103,23 @@ const (
 	maxFreePort = 32000
 )
 
-// FreePorts returns n distinct TCP ports that were free on 127.0.0.1.
-// Another program may take one before it is used; lab checks again at
-// start.
+// reserved holds the ports this process has handed out, each with the
+// lock file that keeps other processes off it. A port is chosen some
+// seconds before its server binds it, and stays needed while a test stops
+// and restarts that server: in both windows another process looking for
+// a free port (another test package, running in parallel) must not take
+// it. The locks are released when the process exits.
+var reserved = struct {
+	sync.Mutex
+	ports map[int]*os.File
+}{ports: map[int]*os.File{}}
+
+// FreePorts returns n distinct TCP ports that were free on 127.0.0.1
+// and that no other process using this package has reserved. They stay
+// reserved for this process until it exits.
 func FreePorts(n int) ([]int, error) {
+	reserved.Lock()
+	defer reserved.Unlock()
 	var ports []int
 	for tries := 0; len(ports) < n; tries++ {
 		if tries == 1000 {
@@ -111,13 +127,37 @@ func FreePorts(n int) ([]int, error) {
 				minFreePort, maxFreePort)
 		}
 		port := minFreePort + rand.IntN(maxFreePort-minFreePort)
-		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
+		if reserved.ports[port] != nil || !reserve(port) {
 			continue
 		}
-		// Keep it open until all are chosen, so none repeats.
-		defer l.Close()
 		ports = append(ports, port)
 	}
 	return ports, nil
+}
+
+// reserve takes the lock of port, shared by all processes on this
+// machine, and checks that nothing listens on it.
+func reserve(port int) bool {
+	dir := filepath.Join(os.TempDir(), "eleanor-lab-ports")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return false
+	}
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(port)),
+		os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return false
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		f.Close()
+		return false
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		f.Close() // closing the file releases the lock
+		return false
+	}
+	l.Close()
+	reserved.ports[port] = f
+	return true
 }

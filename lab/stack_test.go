@@ -40,9 +40,13 @@ func TestStack(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	ln, err := lab.ListenControl(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctlCtx, stopCtl := context.WithCancel(context.Background())
 	ctlDone := make(chan error, 1)
-	go func() { ctlDone <- stack.ServeControl(ctlCtx, dir) }()
+	go func() { ctlDone <- stack.ServeControl(ctlCtx, ln) }()
 	t.Cleanup(func() {
 		stopCtl()
 		if err := <-ctlDone; err != nil {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -108,6 +111,11 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 		workerEnv = []string{"ELEANOR_TASK_WORK=" + c.workFor.String()}
 	}
 
+	token, err := labAdminToken(c.dir)
+	if err != nil {
+		return err
+	}
+
 	fmt.Fprintf(stdout, "starting the lab in %s ...\n", c.dir)
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -116,15 +124,20 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 		Binary:    binary,
 		Port:      c.port,
 		NoNginx:   c.noNginx,
+		Env:       []string{"ELEANOR_ADMIN_TOKEN=" + token},
 		WorkerEnv: workerEnv,
 	})
 	if err != nil {
 		return err
 	}
 
+	ln, err := lab.ListenControl(c.dir)
+	if err != nil {
+		return errors.Join(err, stack.Close())
+	}
 	controlErr := make(chan error, 1)
-	go func() { controlErr <- stack.ServeControl(ctx, c.dir) }()
-	printBanner(stdout, stack, c.dir)
+	go func() { controlErr <- stack.ServeControl(ctx, ln) }()
+	printBanner(stdout, stack, c.dir, token)
 
 	select {
 	case <-ctx.Done():
@@ -134,7 +147,26 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 	return errors.Join(err, stack.Close())
 }
 
-func printBanner(w io.Writer, s *lab.Stack, dir string) {
+// labAdminToken returns the lab's admin token, kept in the lab's folder
+// so that it survives restarts, and made at random the first time. It
+// enables the fault injection endpoints of the lab's API instances.
+func labAdminToken(dir string) (string, error) {
+	path := filepath.Join(dir, "admin-token")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
+func printBanner(w io.Writer, s *lab.Stack, dir, token string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\neleanor lab is up. Data and logs: %s\n\n", dir)
 	front := "API"
@@ -167,6 +199,15 @@ func printBanner(w io.Writer, s *lab.Stack, dir string) {
 	fmt.Fprintf(&b, "  curl -i %s/api/product/PRODUCT_ID\n", s.URL)
 	fmt.Fprintf(&b, "  curl -i %s/api/health\n", s.URL)
 	fmt.Fprintf(&b, "  curl -i -X PUT %s/api/task\n", s.URL)
+
+	api := "http://" + s.Addr(s.APIs[0].Name())
+	fmt.Fprintf(&b, "\nInject faults where stopping a process is not enough "+
+		"(each API instance has its own injector):\n")
+	fmt.Fprintf(&b, "  curl -X PUT -H 'Authorization: Bearer %s' -H "+
+		"'Content-Type: application/json' -d '{\"rate\": 1, \"latency\": "+
+		"\"3s\"}' %s/admin/faults/replica\n", token, api)
+	fmt.Fprintf(&b, "  curl -X DELETE -H 'Authorization: Bearer %s' "+
+		"%s/admin/faults\n", token, api)
 
 	// Show the command as it was typed: bin/eleanor under make lab.
 	self := os.Args[0]
