@@ -82,6 +82,16 @@ func (l driverLogger) Print(v ...any) {
 	l.log.Debug(strings.TrimSpace(fmt.Sprint(v...)), "component", "mysql")
 }
 
+// isSchemaBehind reports whether err says a table or column is missing:
+// on a replica, a migration the primary ran may not have arrived yet, as
+// any other write, and the primary can answer instead.
+func isSchemaBehind(err error) bool {
+	var mysqlErr *mysql.MySQLError
+	return errors.As(err, &mysqlErr) &&
+		(mysqlErr.Number == 1146 || // no such table
+			mysqlErr.Number == 1054) // unknown column
+}
+
 // isConnError reports whether err says the server could not be reached or
 // stopped answering, rather than that the query itself was wrong. Only
 // such errors make the router avoid a server.

@@ -224,6 +224,9 @@ func (r *Router) Read(ctx context.Context,
 			why = "not found on " + step.node.name + ", maybe not " +
 				"replicated yet"
 			level = slog.LevelInfo
+		case isSchemaBehind(err) && step.node != r.primary:
+			why = "schema not yet on " + step.node.name
+			level = slog.LevelInfo
 		default:
 			return err
 		}

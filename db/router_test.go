@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -46,6 +47,7 @@ func TestWithDatabases(t *testing.T) {
 	t.Run("CreateAndFind", e.testCreateAndFind)
 	t.Run("CreateRace", e.testCreateRace)
 	t.Run("ReadBackWhileReplicationStopped", e.testReadBack)
+	t.Run("SchemaNotYetOnReplica", e.testSchemaBehind)
 	t.Run("ReplicaLagging", e.testReplicaLagging)
 	t.Run("ReplicaStopped", e.testReplicaStopped)
 	t.Run("ReplicaFrozen", e.testReplicaFrozen)
@@ -202,6 +204,41 @@ func (e *env) testReadBack(t *testing.T) {
 		if err != nil || p.ID != id {
 			t.Fatalf("read back %s at once: %+v, %v", id, p, err)
 		}
+	}
+}
+
+// testSchemaBehind reads a table the replica does not have (created with
+// the binary log off, so it never replicates): the read is answered by
+// the primary, as one after a fresh migration would be.
+func (e *env) testSchemaBehind(t *testing.T) {
+	ctx := context.Background()
+	conn, err := e.router.Primary().DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The connection goes back to the pool: it must log again.
+	defer conn.Close()
+	defer conn.ExecContext(ctx, "SET sql_log_bin = 1")
+	for _, q := range []string{"SET sql_log_bin = 0",
+		"CREATE TABLE primary_only (id INT PRIMARY KEY)",
+		"INSERT INTO primary_only VALUES (1)"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	e.logs.Reset()
+	var n int
+	err = e.router.Read(ctx, func(ctx context.Context, db *sql.DB) error {
+		return db.QueryRowContext(ctx,
+			"SELECT COUNT(*) FROM primary_only").Scan(&n)
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("read of a table only the primary has: %d, %v", n, err)
+	}
+	if e.logs.Count("read retried on primary", map[string]string{
+		"reason": "schema not yet on replica-1"}) != 1 {
+		t.Error("no log line shows the read retried on the primary")
 	}
 }
 
