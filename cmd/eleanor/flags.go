@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -47,6 +48,21 @@ func (s *settings) Int(p *int, name string, def int, usage string) {
 
 func (s *settings) Bool(p *bool, name string, def bool, usage string) {
 	s.fs.BoolVar(p, name, def, usage)
+}
+
+// start parses args and returns the command's logger, writing to w and
+// also carrying what the Redis and MySQL clients print on their own.
+func (s *settings) start(args []string, logs *logFlags,
+	w io.Writer) (*slog.Logger, error) {
+	if err := s.parse(args); err != nil {
+		return nil, err
+	}
+	log, err := logs.logger(w)
+	if err != nil {
+		return nil, err
+	}
+	quietLibraryLogs(log)
+	return log, nil
 }
 
 // parse applies the environment, then the command line.

@@ -22,10 +22,7 @@ func runMigrate(ctx context.Context, args []string,
 	dbs.register(s)
 	s.Duration(&timeout, "migrate-timeout", 60*time.Second,
 		"bound on the whole migration, waiting for the primary included")
-	if err := s.parse(args); err != nil {
-		return err
-	}
-	log, err := logs.logger(stderr)
+	log, err := s.start(args, &logs, stderr)
 	if err != nil {
 		return err
 	}

@@ -102,10 +102,7 @@ func runServe(ctx context.Context, args []string,
 	var c serveFlags
 	s := newSettings("serve", "Serve the HTTP API.", stderr)
 	c.register(s)
-	if err := s.parse(args); err != nil {
-		return err
-	}
-	log, err := c.logs.logger(stderr)
+	log, err := s.start(args, &c.logs, stderr)
 	if err != nil {
 		return err
 	}
@@ -113,7 +110,6 @@ func runServe(ctx context.Context, args []string,
 	if err != nil {
 		return err
 	}
-	quietLibraryLogs(log)
 
 	app, err := newApp(&c, log)
 	if err != nil {

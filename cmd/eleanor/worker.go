@@ -61,14 +61,10 @@ func runWorker(ctx context.Context, args []string,
 		"SIGTERM lets running tasks finish, or puts them back in the "+
 		"queue, before it exits.", stderr)
 	c.register(s)
-	if err := s.parse(args); err != nil {
-		return err
-	}
-	log, err := c.logs.logger(stderr)
+	log, err := s.start(args, &c.logs, stderr)
 	if err != nil {
 		return err
 	}
-	quietLibraryLogs(log)
 
 	rdb, err := openRedis(c.queueRedis, c.redisTimeout)
 	if err != nil {
