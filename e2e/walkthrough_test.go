@@ -115,6 +115,9 @@ func (s *service) testWalkthrough(t *testing.T) {
 		t.Errorf("second health check not served from cache "+
 			"(-first +second):\n%s", diff)
 	}
+	if got := s.logs.lines("served from cache", "task_check"); len(got) == 0 {
+		t.Error("no log line shows the health results served from cache")
+	}
 
 	taskID := s.enqueue(t, "/api/task")
 	s.waitTask(t, taskID, "SUCCESS", "40", 15*time.Second)

@@ -77,8 +77,9 @@ type Options struct {
 	// results' timestamps. Nil means time.Now.
 	Now func() time.Time
 
-	// Logger receives one record per check that ran (Info) or was served
-	// from cache (Debug). Nil discards them.
+	// Logger receives one record per check that ran and one per call
+	// for the results served from cache, both at Info. Nil discards
+	// them.
 	Logger *slog.Logger
 }
 
@@ -127,13 +128,15 @@ func (c *Checker) Check(
 	ctx context.Context,
 ) (results []eleanor.CheckResult, ok bool) {
 	results = make([]eleanor.CheckResult, len(c.checks))
+	fromCache := make([]bool, len(c.checks))
 
 	var wg sync.WaitGroup
 	for i := range c.checks {
-		wg.Go(func() { results[i] = c.one(ctx, i) })
+		wg.Go(func() { results[i], fromCache[i] = c.one(ctx, i) })
 	}
 	wg.Wait()
 
+	c.logCacheHits(results, fromCache)
 	ok = true
 	for _, r := range results {
 		ok = ok && r.Passed
@@ -141,13 +144,35 @@ func (c *Checker) Check(
 	return results, ok
 }
 
+// logCacheHits writes one line for the results served from cache, so
+// that an audience sees the cache at work without a line per check.
+func (c *Checker) logCacheHits(results []eleanor.CheckResult,
+	fromCache []bool) {
+	var names []string
+	var first time.Time
+	for i, r := range results {
+		if !fromCache[i] {
+			continue
+		}
+		names = append(names, r.Checker)
+		if first.IsZero() || r.Expires.Before(first) {
+			first = r.Expires
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	c.log.Info("served from cache", "checkers", names,
+		"expires_in", first.Sub(c.now()).Round(time.Millisecond))
+}
+
 // one returns the result of check i, from cache when fresh, else from a
-// run shared with any other caller waiting for the same check.
-func (c *Checker) one(ctx context.Context, i int) eleanor.CheckResult {
+// run shared with any other caller waiting for the same check; cached
+// tells which.
+func (c *Checker) one(ctx context.Context,
+	i int) (r eleanor.CheckResult, cached bool) {
 	if r, fresh := c.cached(i); fresh {
-		c.log.Debug("check served from cache",
-			"checker", r.Checker, "passed", r.Passed, "expires", r.Expires)
-		return r
+		return r, true
 	}
 
 	// The run is detached from ctx: the caller that happens to start it
@@ -159,7 +184,7 @@ func (c *Checker) one(ctx context.Context, i int) eleanor.CheckResult {
 
 	select {
 	case res := <-ch:
-		return res.Val.(eleanor.CheckResult)
+		return res.Val.(eleanor.CheckResult), false
 	case <-ctx.Done():
 		now := c.now()
 		return eleanor.CheckResult{
@@ -167,7 +192,7 @@ func (c *Checker) one(ctx context.Context, i int) eleanor.CheckResult {
 			Output:    "check still running",
 			Timestamp: now,
 			Expires:   now,
-		}
+		}, false
 	}
 }
 

@@ -165,9 +165,13 @@ func (s *Stack) buildEleanor(o StackOptions, env []string, apiPorts []int,
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		s.addrs[name] = addr
 		s.APIs = append(s.APIs, NewProcess(Spec{
-			Name:  name,
-			Argv:  []string{o.Binary, "serve"},
-			Env:   append([]string{"ELEANOR_HTTP_ADDR=" + addr}, env...),
+			Name: name,
+			Argv: []string{o.Binary, "serve"},
+			// Both instances run on one machine: the health check
+			// names the instance, so that a caller behind nginx can
+			// tell which cache answered.
+			Env: append([]string{"ELEANOR_HTTP_ADDR=" + addr,
+				"ELEANOR_HOSTNAME=" + name}, env...),
 			Out:   s.logTo(o.Out, name),
 			Ready: HTTPReady("http://" + addr + "/api/echo"),
 			Port:  port,

@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -64,6 +65,12 @@ func TestStack(t *testing.T) {
 	if len(stack.APIs) != wantAPIs {
 		t.Errorf("%d API instances, want %d", len(stack.APIs), wantAPIs)
 	}
+	for _, api := range stack.APIs {
+		url := "http://" + stack.Addr(api.Name()) + "/api/health"
+		if got := healthHostname(t, url); got != api.Name() {
+			t.Errorf("%s reports hostname %q, want its name", api.Name(), got)
+		}
+	}
 
 	control(t, dir, "stop", "cache", "cache: stop done")
 	if out := control(t, dir, "status", "", ""); !hasLine(out, "cache", "stopped") {
@@ -95,6 +102,22 @@ func get(t *testing.T, url string) int {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
+}
+
+// healthHostname returns the hostname a deep health check reports,
+// whether it passed or not.
+func healthHostname(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Hostname string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return body.Hostname
 }
 
 // control sends an action to the lab in dir and checks its answer.

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/eleanor-lab/eleanor/lab"
@@ -94,6 +97,13 @@ func labControl(ctx context.Context, dir, action, component string,
 }
 
 func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error {
+	// The lab owns every process of the topology, so it must live to
+	// stop them in order, even when its output is piped (make lab | tee)
+	// and Ctrl-C has already ended the reader: without this, the first
+	// line written to the broken pipe would kill it with SIGPIPE.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	stdout = &lossyWriter{w: stdout}
+
 	if err := lab.Require(lab.TopologyPrograms()...); err != nil {
 		return err
 	}
@@ -145,6 +155,23 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 	}
 	fmt.Fprintln(stdout, "stopping the lab ...")
 	return errors.Join(err, stack.Close())
+}
+
+// lossyWriter writes to w until a write fails, and from then on drops
+// what it is given: the lab's streamed logs are worth less than the
+// orderly shutdown of its components.
+type lossyWriter struct {
+	w      io.Writer
+	failed atomic.Bool
+}
+
+func (l *lossyWriter) Write(p []byte) (int, error) {
+	if !l.failed.Load() {
+		if _, err := l.w.Write(p); err != nil {
+			l.failed.Store(true)
+		}
+	}
+	return len(p), nil
 }
 
 // labAdminToken returns the lab's admin token, kept in the lab's folder

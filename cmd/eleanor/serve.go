@@ -49,6 +49,7 @@ type serveFlags struct {
 	requestTimeout time.Duration
 	drain          time.Duration
 	adminToken     string
+	hostname       string
 }
 
 func (c *serveFlags) register(s *settings) {
@@ -95,6 +96,9 @@ func (c *serveFlags) register(s *settings) {
 	s.String(&c.adminToken, "admin-token", "",
 		"enables the fault injection endpoints under /admin, which "+
 			"demand it as a bearer token; empty: no admin endpoints")
+	s.String(&c.hostname, "hostname", "",
+		"name /api/health reports, to tell instances apart; empty: the "+
+			"machine's hostname")
 }
 
 func runServe(ctx context.Context, args []string,
@@ -257,6 +261,7 @@ func (a *app) run(ctx context.Context, c *serveFlags,
 		MaxBodyBytes:   int64(c.maxBody),
 		RequestTimeout: c.requestTimeout,
 		AdminToken:     c.adminToken,
+		Hostname:       c.hostname,
 	})
 
 	// The monitors stop with the server, after it has drained.
