@@ -4,8 +4,7 @@
 GO       ?= go
 BIN      := bin/eleanor
 PKGS     := ./...
-TEST_PROGRAMS := mariadbd mariadb-install-db redis-server
-LAB_PROGRAMS  := $(TEST_PROGRAMS) nginx
+PROGRAMS := mariadbd mariadb-install-db redis-server nginx
 
 .PHONY: all build test test-short fuzz lint lab chaos bench deps clean
 
@@ -17,7 +16,7 @@ build:
 # Every test: unit, integration against private MariaDB and Redis
 # servers, end to end with the built binary, and a short fuzz run.
 test:
-	scripts/install-deps.sh $(TEST_PROGRAMS)
+	scripts/install-deps.sh $(PROGRAMS)
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 9m $(PKGS)
 	$(GO) test -run '^$$' -fuzz FuzzProductInput -fuzztime 15s .
@@ -35,13 +34,13 @@ lint:
 
 # The whole topology in the foreground, in .lab/; Ctrl-C stops it.
 lab: build
-	scripts/install-deps.sh $(LAB_PROGRAMS)
+	scripts/install-deps.sh $(PROGRAMS)
 	$(BIN) lab --dir .lab
 
 # Every chaos experiment with long phases; the results table goes to
 # chaos-results.md (CHAOS.md shows the latest one).
 chaos:
-	scripts/install-deps.sh $(TEST_PROGRAMS)
+	scripts/install-deps.sh $(PROGRAMS)
 	$(GO) test -count=1 -timeout 60m -v -run TestChaos ./chaos \
 		-chaos.full -chaos.out $(CURDIR)/chaos-results.md
 
@@ -49,7 +48,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 deps:
-	scripts/install-deps.sh $(LAB_PROGRAMS)
+	scripts/install-deps.sh $(PROGRAMS)
 
 clean:
 	rm -rf bin .lab
