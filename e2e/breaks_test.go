@@ -320,7 +320,6 @@ func (s *service) testGracefulShutdown(t *testing.T) {
 		t.Errorf("in-flight request at SIGTERM: status %d, err %v", r.status,
 			r.err)
 	}
-	if got := s.logs.lines("shutting down: draining requests"); len(got) == 0 {
-		t.Error("no log line shows the API draining its requests")
-	}
+	s.logs.expect(t, "the API draining its requests",
+		"shutting down: draining requests")
 }

@@ -183,6 +183,26 @@ func (b *logBuffer) lines(parts ...string) []string {
 	return out
 }
 
+// logLatency bounds how long a process's log line may take to reach a
+// logBuffer after the answer it goes with: the pipe from the process is
+// read by another goroutine, so a line written before a response was sent
+// can arrive after the test has read the response.
+const logLatency = 5 * time.Second
+
+// expect waits up to logLatency for a line that contains every one of
+// parts, and fails the test with "no log line shows what" if none comes.
+func (b *logBuffer) expect(t *testing.T, what string, parts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(logLatency)
+	for len(b.lines(parts...)) == 0 {
+		if time.Now().After(deadline) {
+			t.Errorf("no log line shows %s", what)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // response is an HTTP answer with its body decoded.
 type response struct {
 	err    error     // set by doQuiet only

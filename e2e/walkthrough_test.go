@@ -73,9 +73,8 @@ func (s *service) createProduct(t *testing.T, name string) string {
 
 func (s *service) testWalkthrough(t *testing.T) {
 	id := s.createProduct(t, "Samsung TV multicolor")
-	if got := s.logs.lines("write to primary", "db=primary"); len(got) == 0 {
-		t.Error("no log line shows the write going to the primary")
-	}
+	s.logs.expect(t, "the write going to the primary",
+		"write to primary", "db=primary")
 
 	// The row is on the primary, and replicated to the replica.
 	s.assertRow(t, s.top.Primary, id)
@@ -99,9 +98,8 @@ func (s *service) testWalkthrough(t *testing.T) {
 	if ts, _ := r.body["timestamp"].(string); !millis.MatchString(ts) {
 		t.Errorf("timestamp %q, want like 2019-03-18 15:02:36.000", ts)
 	}
-	if got := s.logs.lines("read from replica", "db=replica-1"); len(got) == 0 {
-		t.Error("no log line shows the read going to the replica")
-	}
+	s.logs.expect(t, "the read going to the replica",
+		"read from replica", "db=replica-1")
 
 	r = s.do(t, "GET", "/api/echo", "")
 	if diff := cmp.Diff(map[string]any{"Status": "Up and running!"},
@@ -115,9 +113,8 @@ func (s *service) testWalkthrough(t *testing.T) {
 		t.Errorf("second health check not served from cache "+
 			"(-first +second):\n%s", diff)
 	}
-	if got := s.logs.lines("served from cache", "task_check"); len(got) == 0 {
-		t.Error("no log line shows the health results served from cache")
-	}
+	s.logs.expect(t, "the health results served from cache",
+		"served from cache", "task_check")
 
 	taskID := s.enqueue(t, "/api/task")
 	s.waitTask(t, taskID, "SUCCESS", "40", 15*time.Second)

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -161,11 +162,18 @@ func installDB(ctx context.Context, c MariaDBConfig) error {
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
+	// Its output is a page of advice for a production install (set a
+	// root password, start it at boot): noise in a lab's log, so it is
+	// kept only to explain a failure.
+	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, prog, args...)
-	cmd.Stdout, cmd.Stderr = orDiscard(c.Out), orDiscard(c.Out)
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
+		_, _ = orDiscard(c.Out).Write(out.Bytes())
 		return fmt.Errorf("mariadb-install-db: %w", err)
 	}
+	fmt.Fprintf(orDiscard(c.Out), "data folder initialised by %s\n",
+		filepath.Base(prog))
 	return os.Rename(scratch, data)
 }
 
