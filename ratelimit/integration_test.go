@@ -166,8 +166,12 @@ func TestFailsOpenWithinTimeoutWhenRedisHangs(t *testing.T) {
 	}
 
 	clk.Add(time.Second) // the cooldown after the failure
+	if d := l.Allow(t.Context(), "k", lim); !d.Degraded {
+		t.Errorf("after thaw, before a probe: %+v, want degraded", d)
+	}
+	l.WaitProbes()
 	if d := l.Allow(t.Context(), "k", lim); d.Degraded {
-		t.Errorf("after thaw: %+v, want not degraded", d)
+		t.Errorf("after thaw and a probe: %+v, want not degraded", d)
 	}
 	want := []string{
 		"WARN rate limiter failing open: redis unavailable suppressed=0",

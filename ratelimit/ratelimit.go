@@ -11,12 +11,18 @@
 // every request because that store hangs. So a Redis error or timeout
 // allows the request, marks the decision as degraded and logs a warning,
 // at most once per LogEvery so that an outage does not flood the logs.
+//
+// After such a failure no request waits for Redis again until Redis is
+// known to answer: requests are allowed at once, and a single probe in
+// the background, at most one per Cooldown, asks Redis whether it is back.
+// Only the request that found Redis failing pays the timeout.
 package ratelimit
 
 import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,10 +70,9 @@ type Options struct {
 	// be logged and when Redis is asked again. Nil means time.Now.
 	Now func() time.Time
 
-	// Cooldown is how long the limiter stops asking Redis after a
-	// failure, failing open at once meanwhile. Zero means
-	// DefaultCooldown. Without it every request would wait Timeout for
-	// a Redis that is down.
+	// Cooldown is the least time between two background probes of a
+	// Redis that failed; requests fail open at once meanwhile. Zero
+	// means DefaultCooldown.
 	Cooldown time.Duration
 }
 
@@ -103,9 +108,16 @@ type Limiter struct {
 	log      *slog.Logger
 	warn     *throttle.Throttle
 
-	// skipUntil is when Redis may be asked again after a failure, in
-	// Unix nanoseconds.
-	skipUntil atomic.Int64
+	// down is set when a call to Redis fails and cleared when a probe
+	// finds Redis answering again; while it is set, requests do not ask
+	// Redis.
+	down atomic.Bool
+
+	// nextProbe is when the next probe may start, in Unix nanoseconds;
+	// probing tells whether one is running.
+	nextProbe atomic.Int64
+	probing   atomic.Bool
+	probes    sync.WaitGroup
 }
 
 // New returns a Limiter that keeps its counters in rdb.
@@ -138,7 +150,8 @@ func New(rdb redis.UniversalClient, o Options) *Limiter {
 // may proceed. The counter is stored in Redis as KeyPrefix+key. A limit
 // with no positive Rate or Period is no limit: every request is allowed.
 // Allow never fails: when Redis does not answer within the timeout, the
-// request is allowed and the decision is Degraded.
+// request is allowed and the decision is Degraded, and so are the
+// requests after it, at once, until a probe finds Redis answering.
 func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) Decision {
 	if lim.Rate <= 0 || lim.Period <= 0 {
 		return Decision{Allowed: true}
@@ -149,15 +162,13 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) Decision {
 		gl.Burst = gl.Rate
 	}
 
-	if l.now().UnixNano() < l.skipUntil.Load() {
+	if l.down.Load() {
+		l.probe(key, gl)
 		return Decision{Allowed: true, Degraded: true}
 	}
 	res, err := l.ask(ctx, key, gl)
 	if err != nil {
 		return l.failOpen(ctx, key, err)
-	}
-	if l.warn.Recovered() {
-		l.log.Info("rate limiter recovered: redis answers again")
 	}
 
 	return Decision{
@@ -199,12 +210,45 @@ func (l *Limiter) failOpen(
 		return Decision{Allowed: true, Degraded: true}
 	}
 
-	l.skipUntil.Store(l.now().Add(l.cooldown).UnixNano())
+	l.markDown(key, err)
+	return Decision{Allowed: true, Degraded: true}
+}
+
+// markDown records a failed call to Redis: requests stop asking it, and
+// the next probe waits for the cooldown.
+func (l *Limiter) markDown(key string, err error) {
+	l.nextProbe.Store(l.now().Add(l.cooldown).UnixNano())
+	l.down.Store(true)
 	if ok, skipped := l.warn.Allow(); ok {
 		l.log.Warn("rate limiter failing open: redis unavailable",
 			"key", KeyPrefix+key, "err", err, "suppressed", skipped)
 	}
-	return Decision{Allowed: true, Degraded: true}
+}
+
+// probe asks Redis in the background whether it answers again, unless a
+// probe runs already or the cooldown has not passed. It counts the
+// request that started it against key, as Allow would have: the request
+// happened, even if it was let through unchecked.
+func (l *Limiter) probe(key string, lim redis_rate.Limit) {
+	if l.now().UnixNano() < l.nextProbe.Load() ||
+		!l.probing.CompareAndSwap(false, true) {
+		return
+	}
+
+	l.probes.Add(1)
+	go func() {
+		defer l.probes.Done()
+		defer l.probing.Store(false)
+
+		if _, err := l.ask(context.Background(), key, lim); err != nil {
+			l.markDown(key, err)
+			return
+		}
+		l.down.Store(false)
+		if l.warn.Recovered() {
+			l.log.Info("rate limiter recovered: redis answers again")
+		}
+	}()
 }
 
 // prefixed renames the keys redis_rate writes, which it prefixes with

@@ -86,13 +86,17 @@ func TestFailOpenWarnsAtMostOncePerInterval(t *testing.T) {
 	allowN(t, l, 1, lim) // a warning
 	for range 5 {
 		clk.Add(cooldown)
-		allowN(t, l, 1, lim) // held back
+		allowN(t, l, 1, lim) // a probe that fails, held back
+		l.WaitProbes()
 	}
 	clk.Add(ratelimit.LogEvery - 5*cooldown)
-	allowN(t, l, 1, lim) // a warning counting five held back
+	allowN(t, l, 1, lim) // a probe, warning of five held back
+	l.WaitProbes()
 	fake.down.Store(false)
 	clk.Add(cooldown)
-	allowN(t, l, 3, lim) // one note of recovery
+	allowN(t, l, 1, lim) // a probe that succeeds: one note of recovery
+	l.WaitProbes()
+	allowN(t, l, 2, lim)
 
 	want := []string{
 		"WARN rate limiter failing open: redis unavailable suppressed=0",
@@ -119,9 +123,46 @@ func TestFailOpenSkipsRedisDuringCooldown(t *testing.T) {
 		t.Errorf("%d calls to Redis within the cooldown, want 1", got)
 	}
 	clk.Add(time.Second)
-	allowN(t, l, 1, lim)
+	allowN(t, l, 10, lim)
+	l.WaitProbes()
 	if got := fake.calls.Load(); got != 2 {
-		t.Errorf("%d calls to Redis after the cooldown, want 2", got)
+		t.Errorf("%d calls to Redis after the cooldown, want 2: "+
+			"one probe", got)
+	}
+}
+
+func TestNoRequestWaitsForRedisWhileItIsDown(t *testing.T) {
+	clk := fakeclock.New()
+	fake := &fakeRedis{}
+	fake.down.Store(true)
+	l := ratelimit.New(fake, ratelimit.Options{
+		Now:      clk.Now,
+		Cooldown: time.Second,
+		Timeout:  time.Minute, // the probe must not time out here
+	})
+	lim := ratelimit.Limit{Rate: 10, Period: time.Second}
+	l.Allow(t.Context(), "client", lim) // finds Redis down
+
+	fake.down.Store(false)
+	fake.block()
+	clk.Add(time.Second)
+	got := []ratelimit.Decision{
+		l.Allow(t.Context(), "client", lim), // starts a probe
+		l.Allow(t.Context(), "client", lim), // while it runs
+	}
+	fake.unblock()
+	l.WaitProbes()
+	got = append(got, l.Allow(t.Context(), "client", lim))
+
+	degraded := ratelimit.Decision{Allowed: true, Degraded: true}
+	want := []ratelimit.Decision{degraded, degraded, {Allowed: true,
+		Limit: 10, Remaining: 9, ResetAfter: 100 * time.Millisecond}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decisions (-want +got):\n%s", diff)
+	}
+	if n := fake.calls.Load(); n != 3 {
+		t.Errorf("redis calls = %d, want 3: the failure, the probe, "+
+			"the request after it", n)
 	}
 }
 
@@ -190,6 +231,25 @@ type fakeRedis struct {
 	redis.UniversalClient
 	down  atomic.Bool
 	calls atomic.Int32
+
+	// gate, when not nil, holds every answer until it is closed.
+	mu   sync.Mutex
+	gate chan struct{}
+}
+
+// block makes the answers wait until unblock.
+func (f *fakeRedis) block() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
+}
+
+// unblock releases the answers held since block.
+func (f *fakeRedis) unblock() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	close(f.gate)
+	f.gate = nil
 }
 
 func (f *fakeRedis) EvalSha(
@@ -206,6 +266,12 @@ func (f *fakeRedis) Eval(
 
 func (f *fakeRedis) answer(ctx context.Context) *redis.Cmd {
 	f.calls.Add(1)
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 
 	cmd := redis.NewCmd(ctx)
 	if f.down.Load() {
