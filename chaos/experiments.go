@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eleanor-lab/eleanor/lab"
@@ -18,6 +19,11 @@ const (
 	// RecoverWithin bounds the time from a repair to the last failed
 	// request.
 	RecoverWithin = 20 * time.Second
+	// UnslowedWithin bounds the requests whose path does not need the
+	// frozen dependency. Only the first request of each instance to meet
+	// a frozen cache waits for the rate limiter's 250ms timeout; the
+	// margin is for a busy machine.
+	UnslowedWithin = time.Second
 )
 
 // Experiments returns every experiment of the suite, in order.
@@ -77,6 +83,14 @@ func Experiments() []Experiment {
 		Mend:           start(lab.CacheName),
 		DegradedSample: refused(Health),
 		Promises:       all(noFailure(Read, ReadBack, Create, Task)),
+	}, {
+		Name:           "cache frozen",
+		Break:          freeze(lab.CacheName),
+		Mend:           thaw(lab.CacheName),
+		DegradedSample: refused(Health),
+		Promises: all(noFailure(Read, ReadBack, Create, Task),
+			fastDuringFault(UnslowedWithin, Read, ReadBack,
+				Create, Task)),
 	}, {
 		Name:           "queue restarted",
 		Break:          stop(lab.QueueName),
@@ -176,6 +190,23 @@ func refusedFast(kind Kind) promise {
 					"%s after %v, want a 503 within %v", s.Kind, s.Phase,
 					s.Outcome(), s.Took.Round(time.Millisecond),
 					RefuseWithin))
+			}
+		}
+		return broken
+	}
+}
+
+// fastDuringFault: every request of the kinds made while the fault
+// lasts is answered within d.
+func fastDuringFault(d time.Duration, kinds ...Kind) promise {
+	return func(r *Result) []string {
+		var broken []string
+		for _, s := range r.Samples {
+			if s.Phase == Fault && slices.Contains(kinds, s.Kind) &&
+				s.Took > d {
+				broken = append(broken, fmt.Sprintf("%s during the "+
+					"fault took %v, want under %v", s.Kind,
+					s.Took.Round(time.Millisecond), d))
 			}
 		}
 		return broken
