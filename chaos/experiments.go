@@ -99,6 +99,13 @@ func Experiments() []Experiment {
 		Promises: all(noFailure(Read, ReadBack, Create), refusedFast(Task),
 			recovers),
 	}, {
+		Name:           "queue frozen",
+		Break:          freeze(lab.QueueName),
+		Mend:           thaw(lab.QueueName),
+		DegradedSample: refused(Task),
+		Promises: all(noFailure(Read, ReadBack, Create), refusedFast(Task),
+			recovers),
+	}, {
 		Name:           "worker stopped",
 		Break:          stop(lab.WorkerName),
 		Mend:           start(lab.WorkerName),
