@@ -51,6 +51,10 @@ func TestChaos(t *testing.T) {
 			continue
 		}
 		t.Run(strings.ReplaceAll(x.Name, " ", "_"), func(t *testing.T) {
+			if err := lab.Require(lab.NginxName); x.NeedsNginx &&
+				err != nil {
+				t.Skipf("runs two API instances behind nginx: %v", err)
+			}
 			r := runOne(t, x, opts)
 			if r != nil {
 				results = append(results, r)

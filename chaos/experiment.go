@@ -50,6 +50,10 @@ type Experiment struct {
 
 	// Long marks experiments that only the full suite runs.
 	Long bool
+
+	// NeedsNginx marks experiments that mean nothing with a single API
+	// instance: a lab without nginx cannot run them.
+	NeedsNginx bool
 }
 
 // Env is what Break and Mend act on.

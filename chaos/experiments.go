@@ -92,6 +92,19 @@ func Experiments() []Experiment {
 			fastDuringFault(UnslowedWithin, Read, ReadBack,
 				Create, Task)),
 	}, {
+		// nginx sends the requests that meet the dead instance to the
+		// other one, except a creation already sent to it: that one is
+		// not retried, since a POST may not be safe to send twice.
+		Name: "api instance killed",
+		Break: func(_ context.Context, e *Env) error {
+			return e.Component(lab.APIName(1)).Kill()
+		},
+		Mend:        start(lab.APIName(1)),
+		DegradedLog: "while connecting to upstream",
+		Promises: all(noFailure(Read, ReadBack, Task), refusedFast(Create),
+			recovers),
+		NeedsNginx: true,
+	}, {
 		Name:           "queue restarted",
 		Break:          stop(lab.QueueName),
 		Mend:           start(lab.QueueName),
