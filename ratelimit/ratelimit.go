@@ -15,7 +15,8 @@
 // After such a failure no request waits for Redis again until Redis is
 // known to answer: requests are allowed at once, and a single probe in
 // the background, at most one per Cooldown, asks Redis whether it is back.
-// Only the request that found Redis failing pays the timeout.
+// Only the requests that were waiting for Redis when it failed pay the
+// timeout.
 package ratelimit
 
 import (
