@@ -64,7 +64,7 @@ func Experiments() []Experiment {
 		Mend: func(ctx context.Context, e *Env) error {
 			return e.Stack.Replicas[0].StartReplication(ctx)
 		},
-		DegradedLog: "replica lagging: reads go to the primary",
+		DegradedLog: "replica lagging: reads avoid it",
 		Promises:    all(noFailure(Read, ReadBack, Create, Task)),
 	}, {
 		Name: "replica latency injected (3s)",

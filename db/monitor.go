@@ -86,9 +86,9 @@ func (r *Router) checkReplica(ctx context.Context, n *Node) {
 	lagging := !known || lag > r.cfg.MaxLag
 	if was, _ := r.lastLag.Swap(n.name, lagging); was != lagging {
 		if lagging {
-			r.log.Warn("replica lagging: reads go to the primary",
-				"db", n.name, "lag", describeLag(lag, known),
-				"max_lag", r.cfg.MaxLag)
+			r.log.Warn("replica lagging: reads avoid it while the "+
+				"primary is up", "db", n.name,
+				"lag", describeLag(lag, known), "max_lag", r.cfg.MaxLag)
 		} else if was != nil {
 			r.log.Info("replica caught up", "db", n.name, "lag", lag)
 		}
