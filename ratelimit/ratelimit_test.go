@@ -315,3 +315,19 @@ func (r *recorder) lines() []string {
 	defer r.mu.Unlock()
 	return append([]string(nil), r.got...)
 }
+
+// BenchmarkAllowWhileRedisDown measures what a request pays for the rate
+// limit while Redis is down: no call to Redis, only the check of the
+// limiter's state and, once per cooldown, the start of a probe.
+func BenchmarkAllowWhileRedisDown(b *testing.B) {
+	fake := &fakeRedis{}
+	fake.down.Store(true)
+	l := ratelimit.New(fake, ratelimit.Options{})
+	lim := ratelimit.Limit{Rate: 10, Period: time.Second}
+	l.Allow(b.Context(), "client", lim) // finds Redis down
+
+	for b.Loop() {
+		l.Allow(b.Context(), "client", lim)
+	}
+	l.WaitProbes()
+}
