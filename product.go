@@ -105,23 +105,16 @@ func (in ProductInput) Validate() (*Product, error) {
 	var problems []string
 	name := strings.TrimSpace(in.Name)
 	typ := strings.TrimSpace(in.Type)
-	switch {
-	case name == "":
-		problems = append(problems, "product_name is required")
-	case !utf8.ValidString(name):
-		problems = append(problems, "product_name is not valid UTF-8")
-	case utf8.RuneCountInString(name) > MaxNameLen:
-		problems = append(problems, fmt.Sprintf(
-			"product_name is longer than %d characters", MaxNameLen))
-	}
-	switch {
-	case typ == "":
-		problems = append(problems, "product_type is required")
-	case !utf8.ValidString(typ):
-		problems = append(problems, "product_type is not valid UTF-8")
-	case utf8.RuneCountInString(typ) > MaxTypeLen:
-		problems = append(problems, fmt.Sprintf(
-			"product_type is longer than %d characters", MaxTypeLen))
+	for _, f := range []struct {
+		field, value string
+		limit        int
+	}{
+		{"product_name", name, MaxNameLen},
+		{"product_type", typ, MaxTypeLen},
+	} {
+		if p := checkText(f.field, f.value, f.limit); p != "" {
+			problems = append(problems, p)
+		}
 	}
 	var price Price
 	if in.Price == "" {
@@ -139,6 +132,21 @@ func (in ProductInput) Validate() (*Product, error) {
 		}
 	}
 	return &Product{Name: name, Type: typ, Price: price}, nil
+}
+
+// checkText returns the problem with a text field, or "" when it is a
+// non-empty UTF-8 string of at most limit characters.
+func checkText(field, value string, limit int) string {
+	switch {
+	case value == "":
+		return field + " is required"
+	case !utf8.ValidString(value):
+		return field + " is not valid UTF-8"
+	case utf8.RuneCountInString(value) > limit:
+		return fmt.Sprintf("%s is longer than %d characters", field,
+			limit)
+	}
+	return ""
 }
 
 // ValidProductID reports whether id looks like a product id: 32 lower-case

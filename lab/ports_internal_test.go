@@ -1,6 +1,10 @@
 package lab
 
 import (
+	"errors"
+	"net"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -27,5 +31,31 @@ func TestAssignPorts(t *testing.T) {
 	if again["primary"] != 20000 || again["replica-3"] == 0 {
 		t.Errorf("second assignment %v keeps no ports or misses one",
 			again)
+	}
+}
+
+// TestCheckPortsNamesBusyPorts checks that a lab refuses to start when
+// one of its ports is taken, naming the port and its component, and
+// starts when all are free.
+func TestCheckPortsNamesBusyPorts(t *testing.T) {
+	ports, err := FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPorts(map[string]int{"a": ports[0], "b": ports[1]}); err != nil {
+		t.Fatalf("free ports: %v", err)
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1",
+		strconv.Itoa(ports[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = checkPorts(map[string]int{"a": ports[0], "b": ports[1]})
+	want := strconv.Itoa(ports[1]) + " (b)"
+	if !errors.Is(err, ErrPortsInUse) || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("one busy port: got %v, want ErrPortsInUse ending in %q",
+			err, want)
 	}
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -360,6 +363,26 @@ func signal(r *run, sig syscall.Signal) error {
 		return fmt.Errorf("signal %s: %w", sig, err)
 	}
 	return nil
+}
+
+// ErrPortsInUse is wrapped by the error of a lab that refuses to start
+// because something already listens on one of its ports.
+var ErrPortsInUse = errors.New("ports already in use")
+
+// checkPorts fails, naming each, when something already listens on any of
+// the named ports. It runs before anything is started, so that a lab whose
+// ports are taken refuses at once instead of failing half way up.
+func checkPorts(ports map[string]int) error {
+	var busy []string
+	for _, name := range slices.Sorted(maps.Keys(ports)) {
+		if portFree(ports[name]) != nil {
+			busy = append(busy, fmt.Sprintf("%d (%s)", ports[name], name))
+		}
+	}
+	if busy == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrPortsInUse, strings.Join(busy, ", "))
 }
 
 // portFree fails when something listens on 127.0.0.1:port.

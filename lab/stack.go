@@ -129,6 +129,16 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 		return err
 	}
 	s.URL = fmt.Sprintf("http://127.0.0.1:%d", o.Port)
+	ports := map[string]int{WorkerName + " metrics": metricsPort}
+	for i, port := range apiPorts {
+		ports[APIName(i+1)] = port
+	}
+	if withNginx {
+		ports[NginxName] = o.Port
+	}
+	if err := checkPorts(ports); err != nil {
+		return err
+	}
 
 	top, err := Start(ctx, o.Options)
 	if err != nil {

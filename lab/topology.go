@@ -190,6 +190,14 @@ func (t *Topology) buildMariaDB(ctx context.Context, dir string,
 // start starts every component, then prepares the primary and
 // replication.
 func (t *Topology) start(ctx context.Context) error {
+	ports := map[string]int{}
+	for _, p := range t.Components() {
+		ports[p.Name()] = p.spec.Port
+	}
+	if err := checkPorts(ports); err != nil {
+		return err
+	}
+
 	var fns []func() error
 	for _, p := range t.Components() {
 		fns = append(fns, func() error { return p.Start(ctx) })

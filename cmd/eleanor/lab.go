@@ -107,6 +107,9 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 	if err := lab.Require(lab.TopologyPrograms()...); err != nil {
 		return err
 	}
+	if err := noLabRunning(ctx, c.dir); err != nil {
+		return err
+	}
 	if !c.noNginx && lab.Require("nginx") != nil {
 		fmt.Fprintln(stdout, "nginx is not installed: running one API "+
 			"instance without it (apt-get install nginx for two behind "+
@@ -137,6 +140,11 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 		Env:       []string{"ELEANOR_ADMIN_TOKEN=" + token},
 		WorkerEnv: workerEnv,
 	})
+	if errors.Is(err, lab.ErrPortsInUse) {
+		return fmt.Errorf("%w; another program listens there: start "+
+			"the lab on other ports with --port N (or ELEANOR_PORT=N "+
+			"make lab)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -155,6 +163,20 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 	}
 	fmt.Fprintln(stdout, "stopping the lab ...")
 	return errors.Join(err, stack.Close())
+}
+
+// noLabRunning fails when a lab already answers on the control socket of
+// dir: a second one would find its own ports taken, or worse, start a
+// second server on the same data folder.
+func noLabRunning(ctx context.Context, dir string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := lab.Control(ctx, dir, "status", ""); err != nil {
+		return nil
+	}
+	return fmt.Errorf("a lab is already running in %s: use it (eleanor "+
+		"lab status --dir %s), stop it with Ctrl-C in its terminal, or "+
+		"start another with its own --dir and --port", dir, dir)
 }
 
 // lossyWriter writes to w until a write fails, and from then on drops
