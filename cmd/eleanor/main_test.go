@@ -95,3 +95,30 @@ func TestRedaction(t *testing.T) {
 		t.Errorf("openRedis error %v: want one without the password", err)
 	}
 }
+
+// TestBadSettingsAreRefusedCleanly checks that every subcommand answers a
+// malformed DSN or URL with an error that names the setting and hides the
+// password, and does not panic on the way out.
+func TestBadSettingsAreRefusedCleanly(t *testing.T) {
+	const badRedis = "redis://:hunter2@127.0.0.1:1/x"
+	const badDSN = "root:hunter2@tcp(127.0.0.1:1"
+	for _, args := range [][]string{
+		{"serve", "-cache-redis", badRedis},
+		{"serve", "-queue-redis", badRedis},
+		{"serve", "-primary-dsn", badDSN},
+		{"serve", "-replica-dsns", badDSN},
+		{"worker", "-queue-redis", badRedis},
+		{"migrate", "-primary-dsn", badDSN},
+	} {
+		var out bytes.Buffer
+		args = append(args, "-log-level", "error")
+		err := run(context.Background(), args, &out, &out)
+		if err == nil {
+			t.Errorf("%v: no error", args)
+			continue
+		}
+		if msg := err.Error() + out.String(); strings.Contains(msg, "hunter2") {
+			t.Errorf("%v: the password leaks: %s", args, msg)
+		}
+	}
+}

@@ -142,8 +142,8 @@ type app struct {
 
 // newApp opens every dependency (lazily: nothing connects yet) and builds
 // the components on them.
-func newApp(c *serveFlags, log *slog.Logger) (a *app, err error) {
-	a = &app{log: log, metrics: metrics.New()}
+func newApp(c *serveFlags, log *slog.Logger) (_ *app, err error) {
+	a := &app{log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.close()
