@@ -43,7 +43,7 @@ func Experiments() []Experiment {
 		Mend:           thaw(lab.PrimaryName),
 		DegradedSample: refused(Create),
 		Promises: all(noFailure(Read, Task), refusedFast(Create),
-			recovers),
+			recovers, fastDuringFault(UnslowedWithin, Read, Task)),
 	}, {
 		Name:        "replica stopped",
 		Break:       stop("replica-1"),
@@ -55,7 +55,8 @@ func Experiments() []Experiment {
 		Break:       freeze("replica-1"),
 		Mend:        thaw("replica-1"),
 		DegradedLog: replicaDown,
-		Promises:    all(noFailure(Read, ReadBack, Create, Task)),
+		Promises: all(noFailure(Read, ReadBack, Create, Task),
+			fastDuringFault(UnslowedWithin, Create, Task)),
 	}, {
 		Name: "replication stopped (lag)",
 		Break: func(ctx context.Context, e *Env) error {
@@ -117,7 +118,8 @@ func Experiments() []Experiment {
 		Mend:           thaw(lab.QueueName),
 		DegradedSample: refused(Task),
 		Promises: all(noFailure(Read, ReadBack, Create), refusedFast(Task),
-			recovers),
+			recovers, fastDuringFault(UnslowedWithin, Read, ReadBack,
+				Create)),
 	}, {
 		Name:           "worker stopped",
 		Break:          stop(lab.WorkerName),
