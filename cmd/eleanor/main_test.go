@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eleanor-lab/eleanor/lab"
 	"github.com/eleanor-lab/eleanor/ratelimit"
 	"github.com/google/go-cmp/cmp"
 )
@@ -120,5 +121,32 @@ func TestBadSettingsAreRefusedCleanly(t *testing.T) {
 		if msg := err.Error() + out.String(); strings.Contains(msg, "hunter2") {
 			t.Errorf("%v: the password leaks: %s", args, msg)
 		}
+	}
+}
+
+// TestLabRefusesASecondLabInTheSameFolder checks that eleanor lab does not
+// start over a lab that already answers in its folder, and that a folder
+// without one is no obstacle.
+func TestLabRefusesASecondLabInTheSameFolder(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := lab.ListenControl(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&lab.Stack{}).ServeControl(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+
+	err = noLabRunning(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("with a lab in the folder: %v, want an error saying "+
+			"one runs already", err)
+	}
+	if err := noLabRunning(context.Background(), t.TempDir()); err != nil {
+		t.Errorf("with no lab in the folder: %v", err)
 	}
 }
