@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -59,7 +58,6 @@ type Experiment struct {
 // Env is what Break and Mend act on.
 type Env struct {
 	Stack *lab.Stack
-	token string
 }
 
 // Component returns the lab component called name.
@@ -69,31 +67,6 @@ func (e *Env) Component(name string) *lab.Process {
 		panic("chaos: no component " + name)
 	}
 	return p
-}
-
-// Admin sends a request to the admin endpoints of every API instance:
-// each instance has its own fault injector.
-func (e *Env) Admin(ctx context.Context, method, path, body string) error {
-	for _, api := range e.Stack.APIs {
-		url := "http://" + e.Stack.Addr(api.Name()) + path
-		req, err := http.NewRequestWithContext(ctx, method, url,
-			strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+e.token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, url, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s %s: status %d", method, url,
-				resp.StatusCode)
-		}
-	}
-	return nil
 }
 
 // Options configure Run.
@@ -107,14 +80,13 @@ type Options struct {
 
 // Run starts a lab in o.Dir, runs the experiment on it and closes it.
 func Run(ctx context.Context, x Experiment, o Options) (*Result, error) {
-	const token = "chaos-admin-token"
 	logs := &stampedLog{copyTo: o.Logs}
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	stack, err := lab.StartStack(startCtx, lab.StackOptions{
-		Options: lab.Options{Dir: o.Dir, Out: logs},
-		Binary:  o.Binary,
+		Options:    lab.Options{Dir: o.Dir, Out: logs},
+		Binary:     o.Binary,
+		AdminToken: "chaos-admin-token",
 		Env: []string{
-			"ELEANOR_ADMIN_TOKEN=" + token,
 			"ELEANOR_HEALTH_SUCCESS_TTL=2s",
 			"ELEANOR_HEALTH_FAILURE_TTL=2s",
 			// One client sends the whole load: limits that let it
@@ -139,7 +111,7 @@ func Run(ctx context.Context, x Experiment, o Options) (*Result, error) {
 	if err := load.Seed(ctx, 20); err != nil {
 		return nil, err
 	}
-	env := &Env{Stack: stack, token: token}
+	env := &Env{Stack: stack}
 	r := &Result{Name: x.Name}
 	if err := r.run(ctx, x, o, env, load); err != nil {
 		return nil, err

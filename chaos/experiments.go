@@ -70,11 +70,11 @@ func Experiments() []Experiment {
 	}, {
 		Name: "replica latency injected (3s)",
 		Break: func(ctx context.Context, e *Env) error {
-			return e.Admin(ctx, "PUT", "/admin/faults/replica",
-				`{"rate": 1, "latency": "3s"}`)
+			return e.Stack.InjectFault(ctx, "replica",
+				[]byte(`{"rate": 1, "latency": "3s"}`))
 		},
 		Mend: func(ctx context.Context, e *Env) error {
-			return e.Admin(ctx, "DELETE", "/admin/faults", "")
+			return e.Stack.ClearFaults(ctx)
 		},
 		DegradedLog: replicaDown,
 		Promises:    all(noFailure(Read, ReadBack, Create, Task)),

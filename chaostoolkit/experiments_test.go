@@ -126,6 +126,11 @@ func checkProvider(at string, p map[string]any) []string {
 	return nil
 }
 
+// faultTargets are the targets eleanor lab inject accepts (with one
+// replica).
+var faultTargets = []string{"primary", "replica", "replica-1", "cache",
+	"queue"}
+
 // checkProcess checks that a process provider runs either eleanor lab with
 // an action and a component it knows, or a script of this folder.
 func checkProcess(at string, p map[string]any) []string {
@@ -133,11 +138,10 @@ func checkProcess(at string, p map[string]any) []string {
 	args, _ := p["arguments"].(string)
 	switch {
 	case path == "bin/eleanor":
-		f := strings.Fields(args)
-		if len(f) != 5 || f[0] != "lab" || !slices.Contains(lab.Actions(), f[1]) ||
-			!slices.Contains(components, f[2]) || f[3] != "--dir" {
+		if !labCommand(strings.Fields(args)) {
 			return []string{fmt.Sprintf("%s: %q is not eleanor lab ACTION "+
-				"COMPONENT --dir DIR", at, args)}
+				"COMPONENT, inject TARGET ... or clear, with --dir DIR",
+				at, args)}
 		}
 	case strings.HasPrefix(path, "chaostoolkit/"):
 		info, err := os.Stat(filepath.Base(path))
@@ -150,6 +154,32 @@ func checkProcess(at string, p map[string]any) []string {
 	return nil
 }
 
+// labCommand reports whether f is a command line eleanor lab accepts from
+// another terminal, ending with --dir DIR.
+func labCommand(f []string) bool {
+	n := len(f)
+	if n < 4 || f[0] != "lab" || f[n-2] != "--dir" {
+		return false
+	}
+	words := f[1 : n-2]
+	switch {
+	case len(words) == 2 && slices.Contains(lab.Actions(), words[0]):
+		return slices.Contains(components, words[1])
+	case len(words) == 1:
+		return words[0] == "clear"
+	case len(words) < 3 || words[0] != "inject" ||
+		!slices.Contains(faultTargets, words[1]):
+		return false
+	}
+	for _, w := range words[2:] {
+		key, _, _ := strings.Cut(w, "=")
+		if key != "latency" && key != "rate" && key != "error" {
+			return false
+		}
+	}
+	return true
+}
+
 // TestCheckerCatchesMistakes keeps the checker honest: it must refuse
 // what Chaos Toolkit or eleanor lab would refuse.
 func TestCheckerCatchesMistakes(t *testing.T) {
@@ -157,6 +187,9 @@ func TestCheckerCatchesMistakes(t *testing.T) {
 		{"type": "action", "name": "a",
 		 "provider": {"type": "process", "path": "bin/eleanor",
 		              "arguments": "lab explode primary --dir .lab"}},
+		{"type": "action", "name": "b",
+		 "provider": {"type": "process", "path": "bin/eleanor",
+		              "arguments": "lab inject moon speed=3 --dir .lab"}},
 		{"type": "probe", "provider": {"type": "http"}}],
 		"steady-state-hypothesis": {"probes": [{"type": "probe",
 		 "name": "p", "provider": {"type": "http", "url": "http://x"}}]}}`
@@ -168,9 +201,11 @@ func TestCheckerCatchesMistakes(t *testing.T) {
 	want := []string{
 		"no description",
 		`method[0]: "lab explode primary --dir .lab" is not eleanor lab ` +
-			"ACTION COMPONENT --dir DIR",
-		"method[1]: no name",
-		"method[1]: an http provider needs a url",
+			"ACTION COMPONENT, inject TARGET ... or clear, with --dir DIR",
+		`method[1]: "lab inject moon speed=3 --dir .lab" is not eleanor ` +
+			"lab ACTION COMPONENT, inject TARGET ... or clear, with --dir DIR",
+		"method[2]: no name",
+		"method[2]: an http provider needs a url",
 		"steady-state-hypothesis: no title",
 		"steady-state-hypothesis[0]: a hypothesis probe needs a tolerance",
 	}

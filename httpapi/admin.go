@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/eleanor-lab/eleanor"
 	"github.com/eleanor-lab/eleanor/faults"
@@ -70,7 +71,7 @@ func (s *Server) setFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Warn("fault injected", "target", f.Target, "rate", f.Rate,
-		"latency", f.Latency, "error", f.Error)
+		"latency", time.Duration(f.Latency), "error", f.Error)
 	s.listFaults(w, r)
 }
 

@@ -1,12 +1,14 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +63,8 @@ func (s *Stack) ServeControl(ctx context.Context, ln net.Listener) error {
 		s.writeStatus(w)
 	})
 	mux.HandleFunc("POST /{action}/{component}", s.act)
+	mux.HandleFunc("PUT /faults/{target}", s.inject)
+	mux.HandleFunc("DELETE /faults", s.clear)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -96,6 +100,38 @@ func (s *Stack) act(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%s: %s done\n", name, action)
 }
 
+func (s *Stack) inject(w http.ResponseWriter, r *http.Request) {
+	target := r.PathValue("target")
+	fault, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err == nil {
+		err = s.InjectFault(r.Context(), target, fault)
+	}
+	if err != nil {
+		http.Error(w, fmt.Sprintf("inject %s: %v", target, err),
+			http.StatusConflict)
+		return
+	}
+	fmt.Fprintf(w, "%s: fault in force on %s\n", target,
+		strings.Join(s.apiNames(), ", "))
+}
+
+func (s *Stack) clear(w http.ResponseWriter, r *http.Request) {
+	if err := s.ClearFaults(r.Context()); err != nil {
+		http.Error(w, fmt.Sprintf("clear: %v", err), http.StatusConflict)
+		return
+	}
+	fmt.Fprintf(w, "faults cleared on %s\n",
+		strings.Join(s.apiNames(), ", "))
+}
+
+func (s *Stack) apiNames() []string {
+	var names []string
+	for _, p := range s.APIs {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
 func (s *Stack) names() []string {
 	var names []string
 	for _, p := range s.Components() {
@@ -126,18 +162,37 @@ func (s *Stack) writeStatus(w io.Writer) {
 // report its status when action is "status", and returns its answer.
 func Control(ctx context.Context, dir, action, component string) (string,
 	error) {
-	path := controlSocket(dir)
+	if action == "status" {
+		return send(ctx, dir, "GET", "/status", nil)
+	}
+	return send(ctx, dir, "POST", "/"+action+"/"+component, nil)
+}
+
+// Inject asks the lab running in dir to put a fault in force for target
+// on every API instance (see Stack.InjectFault), and returns its answer.
+func Inject(ctx context.Context, dir, target string,
+	fault []byte) (string, error) {
+	return send(ctx, dir, "PUT", "/faults/"+url.PathEscape(target), fault)
+}
+
+// Clear asks the lab running in dir to clear every fault on every API
+// instance, and returns its answer.
+func Clear(ctx context.Context, dir string) (string, error) {
+	return send(ctx, dir, "DELETE", "/faults", nil)
+}
+
+// send makes one request to the control socket of the lab in dir.
+func send(ctx context.Context, dir, method, path string,
+	body []byte) (string, error) {
+	socket := controlSocket(dir)
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			return d.DialContext(ctx, "unix", socket)
 		},
 	}}
-	method, url := "POST", "http://lab/"+action+"/"+component
-	if action == "status" {
-		method, url = "GET", "http://lab/status"
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	req, err := http.NewRequestWithContext(ctx, method, "http://lab"+path,
+		bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}
@@ -147,12 +202,12 @@ func Control(ctx context.Context, dir, action, component string) (string,
 			"eleanor lab --dir %s): %w", dir, dir, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", errors.New(strings.TrimSpace(string(body)))
+		return "", errors.New(strings.TrimSpace(string(answer)))
 	}
-	return string(body), nil
+	return string(answer), nil
 }

@@ -44,6 +44,10 @@ type StackOptions struct {
 	// Env holds extra settings (ELEANOR_...=...) for every eleanor
 	// process; WorkerEnv for the worker only.
 	Env, WorkerEnv []string
+
+	// AdminToken enables the fault injection endpoints of the API
+	// instances, which InjectFault and ClearFaults drive. Empty: none.
+	AdminToken string
 }
 
 // Stack is the whole lab: the topology, the API instances, the worker and
@@ -60,7 +64,8 @@ type Stack struct {
 	// URL is the front URL, such as http://127.0.0.1:8080.
 	URL string
 
-	addrs map[string]string // component name -> address, for status
+	addrs      map[string]string // component name -> address, for status
+	adminToken string
 }
 
 // StartStack starts the topology, migrates the schema, then starts the
@@ -87,7 +92,7 @@ func buildStack(o StackOptions) (*Stack, error) {
 	if o.Binary == "" {
 		return nil, errors.New("no eleanor binary")
 	}
-	return &Stack{addrs: map[string]string{}}, nil
+	return &Stack{addrs: map[string]string{}, adminToken: o.AdminToken}, nil
 }
 
 // plan settles the front port, the API instances' ports and the port of
@@ -150,6 +155,9 @@ func (s *Stack) start(ctx context.Context, o StackOptions) error {
 	}
 
 	env := append(s.Settings(), o.Env...)
+	if o.AdminToken != "" {
+		env = append(env, "ELEANOR_ADMIN_TOKEN="+o.AdminToken)
+	}
 	if err := s.migrate(ctx, o.Binary, env); err != nil {
 		return err
 	}

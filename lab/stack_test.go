@@ -3,8 +3,10 @@ package lab_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +32,9 @@ func TestStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	stack, err := lab.StartStack(ctx, lab.StackOptions{
-		Options: lab.Options{Dir: dir},
-		Binary:  binary,
+		Options:    lab.Options{Dir: dir},
+		Binary:     binary,
+		AdminToken: adminToken,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +86,8 @@ func TestStack(t *testing.T) {
 	}
 	control(t, dir, "thaw", "worker", "worker: thaw done")
 
+	testFaults(t, stack, dir)
+
 	_, err = lab.Control(ctx, dir, "stop", "moon")
 	if err == nil || !strings.Contains(err.Error(), "unknown component") {
 		t.Errorf("stop moon: %v, want an unknown component error", err)
@@ -91,6 +96,73 @@ func TestStack(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unknown action") {
 		t.Errorf("explode cache: %v, want an unknown action error", err)
 	}
+}
+
+const adminToken = "stack-test-token"
+
+// testFaults injects a fault through the control socket, as eleanor lab
+// inject does, and finds it in force on every API instance; then clears
+// it. A fault the instances refuse comes back with their reason.
+func testFaults(t *testing.T, stack *lab.Stack, dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fault := `{"rate": 0.5, "latency": "10ms"}`
+	if _, err := lab.Inject(ctx, dir, "cache", []byte(fault)); err != nil {
+		t.Fatalf("inject: %v", err)
+	}
+	for _, api := range stack.APIs {
+		if got := faultTargets(t, stack, api.Name()); !slices.Equal(got,
+			[]string{"cache"}) {
+			t.Errorf("%s: faults on %v after inject, want [cache]",
+				api.Name(), got)
+		}
+	}
+
+	_, err := lab.Inject(ctx, dir, "moon", []byte(fault))
+	if err == nil || !strings.Contains(err.Error(), `target "moon"`) {
+		t.Errorf("inject moon: %v, want the instances' refusal", err)
+	}
+
+	if _, err := lab.Clear(ctx, dir); err != nil {
+		t.Fatalf("clear: %v", err)
+	}
+	for _, api := range stack.APIs {
+		if got := faultTargets(t, stack, api.Name()); len(got) != 0 {
+			t.Errorf("%s: faults on %v after clear, want none",
+				api.Name(), got)
+		}
+	}
+
+	err = (&lab.Stack{}).InjectFault(ctx, "cache", []byte(fault))
+	if !errors.Is(err, lab.ErrNoAdminToken) {
+		t.Errorf("inject without a token: %v, want ErrNoAdminToken", err)
+	}
+}
+
+// faultTargets returns the targets of the faults in force on an API
+// instance.
+func faultTargets(t *testing.T, stack *lab.Stack, api string) []string {
+	t.Helper()
+	req, err := http.NewRequest("GET",
+		"http://"+stack.Addr(api)+"/admin/faults", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Faults []struct{ Target string } }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("GET %s faults: %v", api, err)
+	}
+	targets := []string{}
+	for _, f := range body.Faults {
+		targets = append(targets, f.Target)
+	}
+	return targets
 }
 
 func get(t *testing.T, url string) int {

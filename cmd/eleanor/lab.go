@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +12,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/eleanor-lab/eleanor/faults"
 	"github.com/eleanor-lab/eleanor/lab"
 )
 
@@ -27,9 +30,17 @@ instances behind nginx (one without nginx) and a worker.
   eleanor lab status [flags]               show every component
   eleanor lab ACTION COMPONENT [flags]     break or mend a component
 
+  eleanor lab inject TARGET [latency=D] [error] [rate=R] [flags]
+  eleanor lab clear [flags]                remove every injected fault
+
 ACTION is one of stop, start, restart, freeze (a hung process), thaw or
 kill (a crash). COMPONENT is one of primary, replica, cache, queue,
-worker, api-1, api-2, nginx.`
+worker, api-1, api-2, nginx.
+
+inject makes every API instance delay by D, or fail (error), or both,
+the share R (default 1, all) of its calls to TARGET: primary, replica,
+replica-N, cache or queue. It is chaos without stopping a process:
+eleanor lab inject replica latency=3s rate=0.5`
 
 // labFlags are the settings of eleanor lab.
 type labFlags struct {
@@ -62,6 +73,18 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return labControl(ctx, c.dir, "status", "", stdout)
 	case slices.Contains(lab.Actions(), words[0]) && len(words) == 2:
 		return labControl(ctx, c.dir, words[0], words[1], stdout)
+	case words[0] == "inject" && len(words) >= 2:
+		fault, err := parseFault(words[2:])
+		if err != nil {
+			return fmt.Errorf("lab inject: %w", err)
+		}
+		return labAnswer(ctx, stdout, func(ctx context.Context) (string, error) {
+			return lab.Inject(ctx, c.dir, words[1], fault)
+		})
+	case words[0] == "clear" && len(words) == 1:
+		return labAnswer(ctx, stdout, func(ctx context.Context) (string, error) {
+			return lab.Clear(ctx, c.dir)
+		})
 	}
 	s.fs.Usage()
 	return fmt.Errorf("lab: unexpected %q: %w", strings.Join(words, " "),
@@ -86,14 +109,53 @@ func parseInterspersed(s *settings, args []string) ([]string, error) {
 
 func labControl(ctx context.Context, dir, action, component string,
 	stdout io.Writer) error {
+	return labAnswer(ctx, stdout, func(ctx context.Context) (string, error) {
+		return lab.Control(ctx, dir, action, component)
+	})
+}
+
+// labAnswer asks the running lab, through ask, and prints its answer.
+func labAnswer(ctx context.Context, stdout io.Writer,
+	ask func(context.Context) (string, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	answer, err := lab.Control(ctx, dir, action, component)
+	answer, err := ask(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, answer)
 	return nil
+}
+
+// parseFault turns the words of "eleanor lab inject TARGET ..." after the
+// target into the JSON of a faults.Fault. The API instances check the
+// values; this only checks the words.
+func parseFault(words []string) ([]byte, error) {
+	f := faults.Fault{Rate: 1}
+	for _, w := range words {
+		key, value, _ := strings.Cut(w, "=")
+		var err error
+		switch key {
+		case "latency":
+			var d time.Duration
+			d, err = time.ParseDuration(value)
+			f.Latency = faults.Duration(d)
+		case "rate":
+			f.Rate, err = strconv.ParseFloat(value, 64)
+		case "error":
+			f.Error = value == "" || value == "true"
+			if value != "" && value != "true" && value != "false" {
+				err = errors.New("want error, error=true or error=false")
+			}
+		default:
+			return nil, fmt.Errorf("%w: unexpected %q, want latency=D, "+
+				"error or rate=R", errUsage, w)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", w, err)
+		}
+	}
+	return json.Marshal(f)
 }
 
 func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error {
@@ -133,12 +195,12 @@ func runLabForeground(ctx context.Context, c *labFlags, stdout io.Writer) error 
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	stack, err := lab.StartStack(startCtx, lab.StackOptions{
-		Options:   lab.Options{Dir: c.dir, Out: stdout, Replicas: c.replicas},
-		Binary:    binary,
-		Port:      c.port,
-		NoNginx:   c.noNginx,
-		Env:       []string{"ELEANOR_ADMIN_TOKEN=" + token},
-		WorkerEnv: workerEnv,
+		Options:    lab.Options{Dir: c.dir, Out: stdout, Replicas: c.replicas},
+		Binary:     binary,
+		Port:       c.port,
+		NoNginx:    c.noNginx,
+		AdminToken: token,
+		WorkerEnv:  workerEnv,
 	})
 	if errors.Is(err, lab.ErrPortsInUse) {
 		return fmt.Errorf("%w; another program listens there: start "+
@@ -249,21 +311,21 @@ func printBanner(w io.Writer, s *lab.Stack, dir, token string) {
 	fmt.Fprintf(&b, "  curl -i %s/api/health\n", s.URL)
 	fmt.Fprintf(&b, "  curl -i -X PUT %s/api/task\n", s.URL)
 
-	api := "http://" + s.Addr(s.APIs[0].Name())
-	fmt.Fprintf(&b, "\nInject faults where stopping a process is not enough "+
-		"(each API instance has its own injector):\n")
-	fmt.Fprintf(&b, "  curl -X PUT -H 'Authorization: Bearer %s' -H "+
-		"'Content-Type: application/json' -d '{\"rate\": 1, \"latency\": "+
-		"\"3s\"}' %s/admin/faults/replica\n", token, api)
-	fmt.Fprintf(&b, "  curl -X DELETE -H 'Authorization: Bearer %s' "+
-		"%s/admin/faults\n", token, api)
-
 	// Show the command as it was typed: bin/eleanor under make lab.
 	self := os.Args[0]
 	fmt.Fprintf(&b, "\nBreak things from another terminal:\n")
 	fmt.Fprintf(&b, "  %s lab stop primary --dir %s   "+
 		"(or start, restart, freeze, thaw, kill)\n", self, dir)
 	fmt.Fprintf(&b, "  %s lab status --dir %s\n", self, dir)
+
+	fmt.Fprintf(&b, "\nInject faults where stopping a process is not "+
+		"enough, into every API instance:\n")
+	fmt.Fprintf(&b, "  %s lab inject replica latency=3s rate=0.5 --dir %s   "+
+		"(or error, and primary, cache, queue)\n", self, dir)
+	fmt.Fprintf(&b, "  %s lab clear --dir %s\n", self, dir)
+	fmt.Fprintf(&b, "or one instance at a time, through its admin API:\n")
+	fmt.Fprintf(&b, "  curl -H 'Authorization: Bearer %s' http://%s/admin/faults\n",
+		token, s.Addr(s.APIs[0].Name()))
 	fmt.Fprintf(&b, "\nCtrl-C stops everything.\n\n")
 	io.WriteString(w, b.String())
 }

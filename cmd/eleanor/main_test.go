@@ -150,3 +150,29 @@ func TestLabRefusesASecondLabInTheSameFolder(t *testing.T) {
 		t.Errorf("with no lab in the folder: %v", err)
 	}
 }
+
+func TestParseFault(t *testing.T) {
+	for _, tc := range []struct {
+		words []string
+		want  string
+	}{
+		{[]string{"latency=3s"},
+			`{"target":"","rate":1,"latency":"3s","error":false}`},
+		{[]string{"error", "rate=0.5"},
+			`{"target":"","rate":0.5,"latency":"0s","error":true}`},
+		{[]string{"latency=200ms", "error=true", "rate=0.1"},
+			`{"target":"","rate":0.1,"latency":"200ms","error":true}`},
+	} {
+		got, err := parseFault(tc.words)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("parseFault(%q) = %s, %v; want %s", tc.words, got,
+				err, tc.want)
+		}
+	}
+	for _, words := range [][]string{{"speed=3"}, {"latency=soon"},
+		{"rate=half"}, {"error=maybe"}} {
+		if _, err := parseFault(words); err == nil {
+			t.Errorf("parseFault(%q): no error", words)
+		}
+	}
+}
