@@ -29,7 +29,6 @@ instances behind nginx (one without nginx) and a worker.
   eleanor lab [flags]                      start it; Ctrl-C stops it
   eleanor lab status [flags]               show every component
   eleanor lab ACTION COMPONENT [flags]     break or mend a component
-
   eleanor lab inject TARGET [latency=D] [error] [rate=R] [flags]
   eleanor lab clear [flags]                remove every injected fault
 
