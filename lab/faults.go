@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Fault injection across the lab. Each API instance has a fault injector
@@ -37,32 +38,42 @@ func (s *Stack) ClearFaults(ctx context.Context) error {
 	return s.admin(ctx, http.MethodDelete, "/admin/faults", nil)
 }
 
+// adminTimeout bounds the admin request to one API instance: a frozen
+// instance must not hold up the others, nor the terminal that asked.
+const adminTimeout = 5 * time.Second
+
 // admin sends one request to the admin endpoints of every API instance,
-// stopping at the first that fails.
+// each on its own, so that a stopped or frozen instance does not keep the
+// others from the change; the error names every instance that failed.
 func (s *Stack) admin(ctx context.Context, method, path string,
 	body []byte) error {
 	if s.adminToken == "" {
 		return ErrNoAdminToken
 	}
+	var errs []error
 	for _, api := range s.APIs {
 		u := "http://" + s.Addr(api.Name()) + path
-		req, err := http.NewRequestWithContext(ctx, method, u,
-			bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+s.adminToken)
-		req.Header.Set("Content-Type", "application/json")
-		if err := adminCall(req); err != nil {
-			return fmt.Errorf("%s: %w", api.Name(), err)
+		if err := s.adminCall(ctx, method, u, body); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", api.Name(), err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// adminCall sends req and turns an answer other than 200 into an error
-// that carries the API's own message and details.
-func adminCall(req *http.Request) error {
+// adminCall sends one admin request and turns an answer other than 200
+// into an error that carries the API's own message and details.
+func (s *Stack) adminCall(ctx context.Context, method, u string,
+	body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u,
+		bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	req.Header.Set("Content-Type", "application/json")
+
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
