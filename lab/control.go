@@ -87,7 +87,8 @@ func (s *Stack) act(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.Component(name)
 	if !ok {
 		http.Error(w, fmt.Sprintf("unknown component %q: want one of %s",
-			name, strings.Join(s.names(), ", ")), http.StatusNotFound)
+			name, strings.Join(names(s.Components()), ", ")),
+			http.StatusNotFound)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
@@ -112,7 +113,7 @@ func (s *Stack) inject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, "%s: fault in force on %s\n", target,
-		strings.Join(s.apiNames(), ", "))
+		strings.Join(names(s.APIs), ", "))
 }
 
 func (s *Stack) clear(w http.ResponseWriter, r *http.Request) {
@@ -121,23 +122,16 @@ func (s *Stack) clear(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, "faults cleared on %s\n",
-		strings.Join(s.apiNames(), ", "))
+		strings.Join(names(s.APIs), ", "))
 }
 
-func (s *Stack) apiNames() []string {
-	var names []string
-	for _, p := range s.APIs {
-		names = append(names, p.Name())
+// names returns the names of the processes.
+func names(ps []*Process) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name())
 	}
-	return names
-}
-
-func (s *Stack) names() []string {
-	var names []string
-	for _, p := range s.Components() {
-		names = append(names, p.Name())
-	}
-	return names
+	return out
 }
 
 // writeStatus writes a table of every component's state.
